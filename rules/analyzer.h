@@ -8,7 +8,14 @@
 //     clause, in this one);
 //   - a team target (or overflow/fallback) whose team has no active member
 //     (given a roster);
+//   - a fixed rep target whose rep is not active (given a roster);
+//   - a dispute panel team with fewer active members than the panel size
+//     (given a roster);
 //   - a department without a fallback.
+//
+// The shadowing check is sound (it never reports a rule that can match) but
+// not complete; docs/rules.md lists the implications it knows. Each warning
+// is located at the rule, target or department it is about.
 //
 // Thread-safe: no shared state.
 #ifndef CUSTODIAN_RULES_ANALYZER_H_

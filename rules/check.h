@@ -8,8 +8,8 @@
 
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
 
+#include "absl/strings/string_view.h"
 #include "custodian/v1/roster.pb.h"
 #include "custodian/v1/ruleset.pb.h"
 #include "rules/diagnostics.h"
@@ -43,7 +43,10 @@ struct RosterCheck {
   Diagnostics diagnostics;
 };
 
-// Checks ruleset file text. `roster` may be null.
+// Checks ruleset file text. `roster` may be null; when given, it must have
+// passed CheckRosterText (defaults applied, no errors). Loader errors and
+// validator errors are reported together, each problem once; warnings are
+// added only when there is no error.
 std::unique_ptr<RulesetCheck> CheckRulesetText(absl::string_view text,
                                                std::string file_name,
                                                const v1::Roster* roster);

@@ -1,5 +1,7 @@
 # Loaders, defaults, validator, analyzer and the check pipeline.
 add_library(custodian_rules_front
+  names.cc
+  durations.cc
   loader.cc
   validator.cc
   analyzer.cc
@@ -11,6 +13,7 @@ target_link_libraries(custodian_rules_front
 
 if(CUSTODIAN_BUILD_TESTS)
   custodian_rules_test(rules_front_test
-    SOURCES loader_test.cc validator_test.cc analyzer_test.cc check_test.cc
+    SOURCES names_test.cc durations_test.cc loader_test.cc validator_test.cc
+            analyzer_test.cc check_test.cc
     LIBS custodian_rules_front)
 endif()

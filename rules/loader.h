@@ -8,7 +8,11 @@
 // appended to *diags with FILE:LINE:COL and its field path, and loading goes on
 // past it so that all problems are reported at once. Semantic checks (names,
 // references, which operator fits which field) are the validator's
-// (validator.h). Loaders apply no defaults.
+// (validator.h). Loaders apply no defaults; they do reject an explicit 0 in
+// the integer fields whose 0 the defaults would replace (default capacity,
+// quorum, member weight). A key with an empty value is treated as absent.
+// Files larger than kMaxFileBytes, that expand (through aliases) to more than
+// 200,000 nodes or nest any/all/not deeper than 32 are rejected.
 //
 // Field paths: map keys joined by ".", list items as 0-based "[i]";
 // departments are keyed by id: `departments.sales.rules[2].when.region`.
@@ -21,9 +25,9 @@
 #include <cstddef>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "custodian/v1/customer.pb.h"
 #include "custodian/v1/roster.pb.h"
 #include "custodian/v1/ruleset.pb.h"

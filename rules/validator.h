@@ -10,15 +10,16 @@
 // zero or several of team/pool/rep, strategies, policies; and, given a roster,
 // unknown departments, teams, pools and reps, a pool used as a team or a team
 // as a pool, a dispute panel larger than its team and a quorum larger than the
-// panel.
+// panel. A fixed rep target must be a member of a team of the rule's
+// department, and a rule assigning to a pool may not have an overflow. The
+// exact syntax of every id is in docs/rules.md (rules/names.h).
 //
 // Thread-safe: no shared state.
 #ifndef CUSTODIAN_RULES_VALIDATOR_H_
 #define CUSTODIAN_RULES_VALIDATOR_H_
 
-#include "absl/strings/string_view.h"
-
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "custodian/v1/customer.pb.h"
 #include "custodian/v1/roster.pb.h"
 #include "custodian/v1/ruleset.pb.h"
