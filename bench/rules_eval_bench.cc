@@ -23,6 +23,26 @@
 //        opaque=1: not {sales_stage in [won, lost]}, attributes.source eq,
 //        name matches (nothing indexable: always a candidate)
 // plus a fallback pool, and three segments (key_account, dormant, new).
+//
+// BM_EvaluateThresholdMix is a second, differently mixed scenario that leans
+// on the index's range and multi-valued keys (rules mostly share broad keys
+// and differ by thresholds):
+//   30%  tags any_of [1-2 of 12], annual_revenue gte X, employee_count lt Y
+//   25%  region under CN/<area>, value_tier eq, last_activity_time
+//        newer_than Nd
+//   20%  segment key_account / dormant / new, industry under <section>,
+//        annual_revenue between X and 10X
+//   15%  customer_type eq, sales_stage in [2 of 6], created_time
+//        older_than Nd
+//   10%  any [region under <city>, tags any_of [1]] and employee_count
+//        gte Y (only the threshold is indexable)
+//
+// BM_ScalingRatio evaluates the realistic mix at 100 and at 10,000 rules
+// per department in alternation within each iteration and reports the
+// per-customer CPU time of each (ns_100, ns_10000) and their ratio, so that
+// the 100 -> 10,000 growth is read from one run.
+#include <time.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -61,6 +81,10 @@ const char* const kTiers[] = {"high", "medium", "low"};
 const char* const kTags[] = {
     "strategic", "vip",    "partner", "renewal", "churn_risk", "public_sector",
     "startup",   "export", "cn",      "smb",     "pilot",      "referral"};
+
+// Rule mixes: the realistic one (without or with the opaque class) and the
+// threshold-heavy one.
+enum class Mix { kRealistic, kOpaque, kThresholds };
 
 class Generator {
  public:
@@ -142,6 +166,48 @@ class Generator {
     return f->add_operators();
   }
 
+  // The threshold-heavy mix (see the file comment).
+  void FillThresholdRule(v1::Condition* when) {
+    const int kind = Uniform(0, 99);
+    if (kind < 30) {
+      v1::FieldCondition* f = when->add_clauses()->mutable_field();
+      f->set_field("tags");
+      v1::StringList* any = f->add_operators()->mutable_any_of();
+      for (int k = Uniform(1, 2); k > 0; --k) any->add_values(Pick(kTags));
+      Op("annual_revenue", when)->set_gte(Revenue());
+      Op("employee_count", when)->set_lt(Uniform(10, 20000));
+    } else if (kind < 55) {
+      Under("region", Area(), when);
+      Op("value_tier", when)->mutable_eq()->set_string_value(Pick(kTiers));
+      Op("last_activity_time", when)
+          ->mutable_newer_than()
+          ->set_seconds(86400 * Uniform(1, 365));
+    } else if (kind < 75) {
+      static const char* const kSegmentNames[] = {"key_account", "dormant",
+                                                  "new"};
+      when->add_clauses()->mutable_segment()->set_name(Pick(kSegmentNames));
+      Under("industry", Division().substr(0, 1), when);
+      const int64_t revenue = Revenue();
+      v1::FieldCondition* f = when->add_clauses()->mutable_field();
+      f->set_field("annual_revenue");
+      f->add_operators()->set_gte(revenue);
+      f->add_operators()->set_lt(revenue * 10);
+    } else if (kind < 90) {
+      Op("customer_type", when)->mutable_eq()->set_string_value(Pick(kTypes));
+      In("sales_stage", {Pick(kStages), Pick(kStages)}, when);
+      Op("created_time", when)
+          ->mutable_older_than()
+          ->set_seconds(86400 * Uniform(1, 1000));
+    } else {
+      v1::ConditionList* any = when->add_clauses()->mutable_any();
+      Under("region", City(), any->add_conditions());
+      Op("tags", any->add_conditions())
+          ->mutable_any_of()
+          ->add_values(Pick(kTags));
+      Op("employee_count", when)->set_gte(Uniform(10, 20000));
+    }
+  }
+
   // `opaque`: the 5% class has nothing the index can use (else thresholds).
   void FillRule(bool opaque, v1::Condition* when) {
     const int kind = Uniform(0, 99);
@@ -191,7 +257,7 @@ class Generator {
     }
   }
 
-  v1::Ruleset Ruleset(int rules_per_department, bool opaque) {
+  v1::Ruleset Ruleset(int rules_per_department, Mix mix) {
     v1::Ruleset r;
     r.set_name("bench");
     {
@@ -223,7 +289,11 @@ class Generator {
       for (int i = 0; i < rules_per_department; ++i) {
         v1::Rule* rule = d->add_rules();
         rule->set_id(absl::StrCat("rule-", i));
-        FillRule(opaque, rule->mutable_when());
+        if (mix == Mix::kThresholds) {
+          FillThresholdRule(rule->mutable_when());
+        } else {
+          FillRule(mix == Mix::kOpaque, rule->mutable_when());
+        }
         rule->mutable_assign()->set_team(absl::StrCat("team-", i % 50));
         rule->mutable_assign()->set_strategy(v1::ROUND_ROBIN);
         if (i % 4 == 0) rule->mutable_overflow()->set_pool("overflow");
@@ -244,15 +314,15 @@ struct Fixture {
 
 // One fixture per size, built once and shared by every benchmark and
 // repetition.
-const Fixture& GetFixture(int rules_per_department, bool opaque) {
-  static auto* fixtures = new std::map<std::pair<int, bool>, Fixture>();
-  const std::pair<int, bool> key(rules_per_department, opaque);
+const Fixture& GetFixture(int rules_per_department, Mix mix) {
+  static auto* fixtures = new std::map<std::pair<int, Mix>, Fixture>();
+  const std::pair<int, Mix> key(rules_per_department, mix);
   auto it = fixtures->find(key);
   if (it != fixtures->end()) return it->second;
   Generator gen(42);
   Fixture f;
   auto compiled =
-      CompiledRuleset::Compile(gen.Ruleset(rules_per_department, opaque));
+      CompiledRuleset::Compile(gen.Ruleset(rules_per_department, mix));
   if (!compiled.ok()) {
     std::fprintf(stderr, "compile failed: %s\n",
                  std::string(compiled.status().message()).c_str());
@@ -268,9 +338,12 @@ const Fixture& GetFixture(int rules_per_department, bool opaque) {
 
 enum class Mode { kIndexed, kLinear, kExplain };
 
-void RunEvaluate(benchmark::State& state, Mode mode) {
-  const Fixture& f =
-      GetFixture(static_cast<int>(state.range(0)), state.range(1) != 0);
+Mix MixOf(const benchmark::State& state) {
+  return state.range(1) != 0 ? Mix::kOpaque : Mix::kRealistic;
+}
+
+void RunEvaluate(benchmark::State& state, Mode mode, Mix mix) {
+  const Fixture& f = GetFixture(static_cast<int>(state.range(0)), mix);
   v1::Evaluation out;
   size_t i = 0;
   int64_t rule_decisions = 0, evaluations = 0;
@@ -302,20 +375,62 @@ void RunEvaluate(benchmark::State& state, Mode mode) {
 }
 
 void BM_EvaluateIndexed(benchmark::State& state) {
-  RunEvaluate(state, Mode::kIndexed);
+  RunEvaluate(state, Mode::kIndexed, MixOf(state));
 }
 void BM_EvaluateLinear(benchmark::State& state) {
-  RunEvaluate(state, Mode::kLinear);
+  RunEvaluate(state, Mode::kLinear, MixOf(state));
 }
 void BM_EvaluateExplain(benchmark::State& state) {
-  RunEvaluate(state, Mode::kExplain);
+  RunEvaluate(state, Mode::kExplain, MixOf(state));
+}
+void BM_EvaluateThresholdMix(benchmark::State& state) {
+  RunEvaluate(state, Mode::kIndexed, Mix::kThresholds);
+}
+
+int64_t ThreadCpuNanos() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
+// One iteration: the same 64 customers through the 100-rule and the
+// 10,000-rule realistic rulesets, alternately.
+void BM_ScalingRatio(benchmark::State& state) {
+  const Fixture& small = GetFixture(100, Mix::kRealistic);
+  const Fixture& large = GetFixture(10000, Mix::kRealistic);
+  constexpr int kBatch = 64;
+  v1::Evaluation out;
+  size_t i = 0;
+  int64_t small_ns = 0, large_ns = 0, customers = 0;
+  for (auto _ : state) {
+    for (const Fixture* f : {&small, &large}) {
+      const int64_t start = ThreadCpuNanos();
+      for (int k = 0; k < kBatch; ++k) {
+        f->compiled->Evaluate(f->customers[(i + k) & (kNumCustomers - 1)], kAt,
+                              {}, &out);
+        benchmark::DoNotOptimize(out);
+      }
+      (f == &small ? small_ns : large_ns) += ThreadCpuNanos() - start;
+    }
+    i += kBatch;
+    customers += kBatch;
+  }
+  if (customers == 0) return;
+  state.counters["ns_100"] =
+      static_cast<double>(small_ns) / static_cast<double>(customers);
+  state.counters["ns_10000"] =
+      static_cast<double>(large_ns) / static_cast<double>(customers);
+  state.counters["ratio"] = small_ns == 0 ? 0
+                                          : static_cast<double>(large_ns) /
+                                                static_cast<double>(small_ns);
 }
 
 // Average candidates the index offers per customer and department, as a
 // counter (no timing of interest).
 void BM_IndexCandidates(benchmark::State& state) {
   const Fixture& f =
-      GetFixture(static_cast<int>(state.range(0)), state.range(1) != 0);
+      GetFixture(static_cast<int>(state.range(0)),
+                 state.range(1) == 2 ? Mix::kThresholds : MixOf(state));
   int64_t candidates = 0, n = 0;
   for (auto _ : state) {
     for (const v1::Customer& c : f.customers) {
@@ -327,6 +442,8 @@ void BM_IndexCandidates(benchmark::State& state) {
   }
   state.counters["candidates"] =
       static_cast<double>(candidates) / static_cast<double>(n);
+  state.counters["index_KiB"] =
+      static_cast<double>(testing::IndexBytes(*f.compiled, 0)) / 1024;
 }
 
 BENCHMARK(BM_EvaluateIndexed)
@@ -336,9 +453,16 @@ BENCHMARK(BM_EvaluateLinear)
     ->ArgNames({"rules", "opaque"})
     ->ArgsProduct({{10, 100, 1000, 10000}, {0}});
 BENCHMARK(BM_EvaluateExplain)->ArgNames({"rules", "opaque"})->Args({100, 0});
+BENCHMARK(BM_EvaluateThresholdMix)
+    ->ArgNames({"rules"})
+    ->Arg(100)
+    ->Arg(1000)
+    ->Arg(10000);
+BENCHMARK(BM_ScalingRatio);
+// opaque:2 is the threshold mix.
 BENCHMARK(BM_IndexCandidates)
     ->ArgNames({"rules", "opaque"})
-    ->ArgsProduct({{100, 10000}, {0, 1}})
+    ->ArgsProduct({{100, 10000}, {0, 1, 2}})
     ->Iterations(1);
 
 }  // namespace

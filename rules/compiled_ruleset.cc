@@ -44,11 +44,13 @@ void FillTrace(absl::string_view name, bool matched, Failure* failure,
 
 class CompiledRulesetImpl final : public CompiledRuleset {
  public:
+  // `index_max_bytes`: the memory budget of each department's index.
   static absl::StatusOr<std::unique_ptr<const CompiledRuleset>> Create(
-      const v1::Ruleset& ruleset) {
+      const v1::Ruleset& ruleset,
+      size_t index_max_bytes = RuleIndex::kDefaultMaxBytes) {
     // Not make_unique: the constructor is private.
     std::unique_ptr<CompiledRulesetImpl> impl(new CompiledRulesetImpl(ruleset));
-    RETURN_IF_ERROR(impl->Init());
+    RETURN_IF_ERROR(impl->Init(index_max_bytes));
     return std::unique_ptr<const CompiledRuleset>(std::move(impl));
   }
 
@@ -89,7 +91,7 @@ class CompiledRulesetImpl final : public CompiledRuleset {
   explicit CompiledRulesetImpl(const v1::Ruleset& ruleset)
       : ruleset_(ruleset) {}
 
-  absl::Status Init();
+  absl::Status Init(size_t index_max_bytes);
 
   const v1::Ruleset ruleset_;
   std::vector<std::string> segment_names_;
@@ -97,7 +99,7 @@ class CompiledRulesetImpl final : public CompiledRuleset {
   std::vector<Department> departments_;
 };
 
-absl::Status CompiledRulesetImpl::Init() {
+absl::Status CompiledRulesetImpl::Init(size_t index_max_bytes) {
   absl::flat_hash_map<std::string, int> segment_index;
   segments_.resize(ruleset_.segments_size());
   for (int i = 0; i < ruleset_.segments_size(); ++i) {
@@ -150,7 +152,7 @@ absl::Status CompiledRulesetImpl::Init() {
                                                  where, &dept.rules[r].when));
       whens.push_back(&dept.rules[r].when);
     }
-    dept.index = RuleIndex::Build(whens, segment_names_);
+    dept.index = RuleIndex::Build(whens, segment_names_, index_max_bytes);
   }
   return absl::OkStatus();
 }
@@ -248,9 +250,23 @@ void EvaluateLinear(const CompiledRuleset& compiled,
   Impl(compiled).Run(customer, at, /*explain=*/false, Scan::kLinear, out);
 }
 
-std::string IndexKeyOf(const CompiledRuleset& compiled, int department,
-                       int rule) {
-  return Impl(compiled).index(department).KeyOf(rule);
+absl::StatusOr<std::unique_ptr<const CompiledRuleset>> CompileWithIndexBudget(
+    const v1::Ruleset& ruleset, size_t index_max_bytes) {
+  return CompiledRulesetImpl::Create(ruleset, index_max_bytes);
+}
+
+std::string IndexKeysOf(const CompiledRuleset& compiled, int department,
+                        int rule) {
+  return Impl(compiled).index(department).KeysOf(rule);
+}
+
+std::vector<std::string> IndexedAttributes(const CompiledRuleset& compiled,
+                                           int department) {
+  return Impl(compiled).index(department).IndexedAttributes();
+}
+
+size_t IndexBytes(const CompiledRuleset& compiled, int department) {
+  return Impl(compiled).index(department).BitsetBytes();
 }
 
 int CountCandidates(const CompiledRuleset& compiled, int department,

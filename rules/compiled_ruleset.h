@@ -1,7 +1,10 @@
 // A ruleset compiled once into an evaluator. Evaluating a customer does no
-// YAML or proto-reflection work and little allocation; rules are indexed on
-// their equality and path-prefix conditions (region, industry, customer_type,
-// sales_stage) so that evaluation cost grows well below linearly with the
+// YAML or proto-reflection work and no allocation beyond the output proto.
+// Rules are indexed per department on their must-hold clauses (region and
+// industry paths, customer_type, sales_stage, value_tier, tags, segments,
+// integer ranges and timestamp ages): a customer's candidates are the
+// intersection, across those attributes, of per-value rule bitsets
+// (rule_index.h), so evaluation cost grows well below linearly with the
 // number of rules, while the answer is always exactly "the first rule, in
 // order, whose `when` holds".
 //

@@ -866,7 +866,27 @@ TEST(ExplainTest, ReportsTheFirstFailingOperatorOfAFieldMap) {
 // --- Index
 // ---------------------------------------------------------------------
 
-TEST(IndexTest, PicksTheMostSelectiveClauseAsKey) {
+// Candidates of `customer` in department 0, checking the indexed answer is
+// the linear one.
+int Candidates(const CompiledRuleset& compiled, const std::string& customer) {
+  const v1::Customer c = ParseCustomer(customer);
+  v1::Evaluation indexed, linear;
+  compiled.Evaluate(c, kAt, {}, &indexed);
+  testing::EvaluateLinear(compiled, c, kAt, &linear);
+  EXPECT_TRUE(MessageDifferencer::Equals(indexed, linear))
+      << customer << "\n"
+      << indexed.DebugString() << linear.DebugString();
+  return testing::CountCandidates(compiled, 0, c, kAt);
+}
+
+std::unique_ptr<const CompiledRuleset> CompileRules(
+    const std::string& rules, const std::string& extra = "") {
+  return MustCompile(absl::StrCat("name: 'x' ", extra,
+                                  " departments { department: 'd' ", rules,
+                                  " fallback { pool: 'fb' } }"));
+}
+
+TEST(IndexTest, IndexesEveryMustHoldClauseAndIntersects) {
   std::string rules;
   for (const char* city : {"CN/East/Shanghai", "CN/East/Hangzhou",
                            "CN/North/Beijing", "CN/South/Shenzhen"}) {
@@ -890,31 +910,256 @@ TEST(IndexTest, PicksTheMostSelectiveClauseAsKey) {
                                    Combine("any", {Field("region",
                                                          "exists: "
                                                          "false")}));
-  auto compiled = MustCompile(
-      absl::StrCat("name: 'x' departments { department: 'd' ", rules, " }"));
+  auto compiled = CompileRules(rules);
   ASSERT_NE(compiled, nullptr);
-  EXPECT_EQ(testing::IndexKeyOf(*compiled, 0, 0), "region:CN/East/Shanghai");
-  EXPECT_EQ(testing::IndexKeyOf(*compiled, 0, 4), "region:CN/East/Shanghai");
-  EXPECT_EQ(testing::IndexKeyOf(*compiled, 0, 5), "customer_type:a");
-  EXPECT_EQ(testing::IndexKeyOf(*compiled, 0, 6), "annual_revenue>=5");
-  EXPECT_EQ(testing::IndexKeyOf(*compiled, 0, 7), "tags:x");
-  EXPECT_EQ(testing::IndexKeyOf(*compiled, 0, 8), "");
+  EXPECT_EQ(testing::IndexKeysOf(*compiled, 0, 0),
+            "region under CN/East/Shanghai");
+  EXPECT_EQ(testing::IndexKeysOf(*compiled, 0, 4),
+            "region under CN/East/Shanghai; customer_type in a|b");
+  EXPECT_EQ(testing::IndexKeysOf(*compiled, 0, 5),
+            "customer_type in a; annual_revenue [5, max]");
+  // `not` is left to full evaluation.
+  EXPECT_EQ(testing::IndexKeysOf(*compiled, 0, 6), "annual_revenue [5, max]");
+  // all_of needs each tag: indexed on one of them.
+  EXPECT_EQ(testing::IndexKeysOf(*compiled, 0, 7), "tags any_of x");
+  EXPECT_EQ(testing::IndexKeysOf(*compiled, 0, 8), "");
+  EXPECT_THAT(testing::IndexedAttributes(*compiled, 0),
+              ::testing::ElementsAre("region", "customer_type", "tags",
+                                     "annual_revenue"));
 
-  // A Hangzhou customer without tags only sees its own city's rule, the
-  // token rule for its type, the always-candidate and, when its revenue
-  // reaches 5, the revenue rule.
+  // A Hangzhou customer of type a without tags or revenue: its city's rule
+  // and the unindexable one. "tokens" and "revenue" need a revenue,
+  // "nested" a tag, the other cities' rules their city.
   const std::string hangzhou =
       "id: 'c' region: 'CN/East/Hangzhou' customer_type: 'a' ";
+  EXPECT_EQ(Candidates(*compiled, hangzhou), 2);
+  EXPECT_EQ(Candidates(*compiled, hangzhou + "annual_revenue: 4"), 2);
+  EXPECT_EQ(Candidates(*compiled, hangzhou + "annual_revenue: 5"), 4);
+  EXPECT_EQ(Candidates(*compiled, hangzhou + "annual_revenue: 5 tags: 'x'"), 5);
+  // Shanghai, type c: rule 0 and "revenue" ("mixed" and "tokens" need type
+  // a or b), "nested" (tag x) and the unindexable rule.
+  EXPECT_EQ(Candidates(*compiled,
+                       "id: 'c' region: 'CN/East/Shanghai/Pudong' "
+                       "customer_type: 'c' annual_revenue: 10 tags: 'x'"),
+            4);
+  // Nothing known: only the rules with no indexed clause on the absent
+  // attributes, i.e. the unindexable one.
+  EXPECT_EQ(Candidates(*compiled, kEmpty), 1);
+}
+
+// 10 cities x 10 types x 10 stages: a rule for every combination. A single
+// key per rule would offer ~100 candidates; the intersection offers one.
+TEST(IndexTest, MultiAttributeRulesGiveOneCandidate) {
+  std::string rules;
+  for (int city = 0; city < 10; ++city) {
+    for (int type = 0; type < 10; ++type) {
+      for (int stage = 0; stage < 10; ++stage) {
+        rules += Rule(
+            absl::StrCat("r", city, type, stage),
+            Field("region",
+                  absl::StrCat("under { values: 'CN/East/C", city, "' }")) +
+                Field("customer_type",
+                      absl::StrCat("eq { string_value: 't", type, "' }")) +
+                Field("sales_stage",
+                      absl::StrCat("in { values { string_value: 's", stage,
+                                   "' } values { string_value: 'x' } }")));
+      }
+    }
+  }
+  auto compiled = CompileRules(rules);
+  ASSERT_NE(compiled, nullptr);
+  const std::string c =
+      "id: 'c' region: 'CN/East/C3/D1' customer_type: 't4' sales_stage: ";
+  EXPECT_EQ(Candidates(*compiled, c + "'s5'"), 1);
+  v1::Evaluation out;
+  compiled->Evaluate(ParseCustomer(c + "'s5'"), kAt, {}, &out);
+  EXPECT_EQ(out.departments(0).rule_id(), "r345");
+  // Stage x is allowed by every stage: the 10 rules of the city and type.
+  EXPECT_EQ(Candidates(*compiled, c + "'x'"), 10);
+  // Absent or unknown values leave no candidate.
+  EXPECT_EQ(Candidates(*compiled, c + "'zz'"), 0);
   EXPECT_EQ(
-      testing::CountCandidates(*compiled, 0, ParseCustomer(hangzhou), kAt), 3);
-  EXPECT_EQ(
-      testing::CountCandidates(
-          *compiled, 0, ParseCustomer(hangzhou + "annual_revenue: 4"), kAt),
-      3);
-  EXPECT_EQ(
-      testing::CountCandidates(
-          *compiled, 0, ParseCustomer(hangzhou + "annual_revenue: 5"), kAt),
-      4);
+      Candidates(*compiled, "id: 'c' region: 'CN/East/C3' sales_stage: 's5'"),
+      0);
+  EXPECT_EQ(Candidates(*compiled,
+                       "id: 'c' region: 'CN/East/C33' customer_type: 't4' "
+                       "sales_stage: 's5'"),
+            0);
+}
+
+TEST(IndexTest, PathKeysAreExactOrPrefixes) {
+  auto compiled = CompileRules(
+      Rule("eq", Field("region", "eq { string_value: 'CN/East' }")) +
+      Rule("under", Field("region", "under { values: 'CN/East' }")) +
+      Rule("in", Field("region",
+                       "in { values { string_value: 'CN/East/Shanghai' } "
+                       "values { string_value: 'US' } }")) +
+      Rule("root", Field("region", "under { values: 'CN' }")) +
+      // Two clauses on one attribute: the exact one is indexed.
+      Rule("both", Field("region", "under { values: 'CN' }") +
+                       Field("region", "eq { string_value: 'CN/North' }")));
+  ASSERT_NE(compiled, nullptr);
+  EXPECT_EQ(testing::IndexKeysOf(*compiled, 0, 4), "region in CN/North");
+  EXPECT_EQ(Candidates(*compiled, "id: 'c' region: 'CN/East'"), 3);
+  EXPECT_EQ(Candidates(*compiled, "id: 'c' region: 'CN/East/Shanghai'"), 3);
+  EXPECT_EQ(Candidates(*compiled, "id: 'c' region: 'CN/East/Shanghai/X'"), 2);
+  EXPECT_EQ(Candidates(*compiled, "id: 'c' region: 'CN/Eastern'"), 1);
+  EXPECT_EQ(Candidates(*compiled, "id: 'c' region: 'CN/North'"), 2);
+  EXPECT_EQ(Candidates(*compiled, "id: 'c' region: 'CN'"), 1);
+  EXPECT_EQ(Candidates(*compiled, "id: 'c' region: 'US/West'"), 0);
+  EXPECT_EQ(Candidates(*compiled, "id: 'c' region: 'US'"), 1);
+  EXPECT_EQ(Candidates(*compiled, kEmpty), 0);
+}
+
+// Integer bounds are exact intervals: a customer's candidates are exactly
+// the rules whose bounds its value meets (in: between its least and
+// greatest value).
+TEST(IndexTest, IntegerBoundsAtTheirEdges) {
+  auto compiled = CompileRules(
+      Rule("gt", Field("annual_revenue", "gt: 10")) +
+      Rule("gte", Field("annual_revenue", "gte: 10")) +
+      Rule("lt", Field("annual_revenue", "lt: 10")) +
+      Rule("lte", Field("annual_revenue", "lte: 10")) +
+      Rule("eq", Field("annual_revenue", "eq { int_value: 10 }")) +
+      Rule("in", Field("annual_revenue",
+                       "in { values { int_value: 15 } values { int_value: 5 } "
+                       "}")) +
+      Rule("six", Fields("annual_revenue", {"gt: 5", "lt: 7"})) +
+      Rule("never", Field("annual_revenue", "gt: 5") +
+                        Combine("all", {Field("annual_revenue", "lt: 6")})) +
+      Rule("always", ""));
+  ASSERT_NE(compiled, nullptr);
+  EXPECT_EQ(testing::IndexKeysOf(*compiled, 0, 0), "annual_revenue [11, max]");
+  EXPECT_EQ(testing::IndexKeysOf(*compiled, 0, 2), "annual_revenue [min, 9]");
+  EXPECT_EQ(testing::IndexKeysOf(*compiled, 0, 5), "annual_revenue [5, 15]");
+  EXPECT_EQ(testing::IndexKeysOf(*compiled, 0, 6), "annual_revenue [6, 6]");
+  EXPECT_EQ(testing::IndexKeysOf(*compiled, 0, 7), "never");
+  EXPECT_EQ(testing::IndexKeysOf(*compiled, 0, 8), "");
+  for (int v = 0; v <= 20; ++v) {
+    const int expected = (v > 10) + (v >= 10) + (v < 10) + (v <= 10) +
+                         (v == 10) + (v >= 5 && v <= 15) + (v == 6) + 1;
+    EXPECT_EQ(
+        Candidates(*compiled, absl::StrCat("id: 'c' annual_revenue: ", v)),
+        expected)
+        << v;
+  }
+  EXPECT_EQ(Candidates(*compiled, kEmpty), 1);
+}
+
+// Ages are indexed in whole seconds, non-strictly: at exactly the bound both
+// older_than and newer_than are candidates, and neither holds.
+TEST(IndexTest, AgeBoundsAtTheirEdges) {
+  auto compiled = CompileRules(
+      Rule("older", Field("last_activity_time",
+                          "older_than { seconds: 2592000 }")) +  // 30d
+      Rule("newer",
+           Field("last_activity_time", "newer_than { seconds: 2592000 }")) +
+      Rule("created", Field("created_time", "newer_than { seconds: 86400 }")));
+  ASSERT_NE(compiled, nullptr);
+  EXPECT_EQ(testing::IndexKeysOf(*compiled, 0, 0),
+            "last_activity_time age [720h, max]");
+  const absl::Time edge = kAt - absl::Hours(24 * 30);
+  auto customer = [](absl::Time t) {
+    return "id: 'c' " + Ts("last_activity_time", t);
+  };
+  EXPECT_EQ(Candidates(*compiled, customer(edge)), 2);
+  // Within the same whole second as the bound: still both (a superset).
+  EXPECT_EQ(Candidates(*compiled, customer(edge - absl::Nanoseconds(1))), 2);
+  EXPECT_EQ(Candidates(*compiled, customer(edge - absl::Seconds(1))), 1);
+  EXPECT_EQ(Candidates(*compiled, customer(edge + absl::Seconds(1))), 1);
+  // In the future: newer than anything.
+  EXPECT_EQ(Candidates(*compiled, customer(kAt + absl::Hours(1))), 1);
+  EXPECT_EQ(Candidates(*compiled,
+                       "id: 'c' " + Ts("created_time", kAt - absl::Hours(1))),
+            1);
+  EXPECT_EQ(Candidates(*compiled, kEmpty), 0);
+}
+
+TEST(IndexTest, TagsAndSegments) {
+  const std::string segments =
+      "segments { name: 'big' when { clauses { field { field: "
+      "'annual_revenue' operators { gte: 1000 } } } } } "
+      "segments { name: 'vip' when { clauses { field { field: 'tags' "
+      "operators { any_of { values: 'vip' } } } } } } ";
+  auto compiled = CompileRules(
+      Rule("any", Field("tags", "any_of { values: 'a' values: 'b' }")) +
+          Rule("all", Field("tags", "all_of { values: 'c' values: 'd' }")) +
+          Rule("none", Field("tags", "none_of { values: 'a' }")) +
+          Rule("big", Segment("name: 'big'")) +
+          Rule("either", Segment("any_of { values: 'big' values: 'vip' }")) +
+          Rule("not-big", Segment("none_of { values: 'big' }")),
+      segments);
+  ASSERT_NE(compiled, nullptr);
+  EXPECT_EQ(testing::IndexKeysOf(*compiled, 0, 4), "segment in big|vip");
+  EXPECT_EQ(testing::IndexKeysOf(*compiled, 0, 5), "");
+  // none_of and not-big are candidates for everyone.
+  EXPECT_EQ(Candidates(*compiled, kEmpty), 2);
+  EXPECT_EQ(Candidates(*compiled, "id: 'c' tags: 'b'"), 3);
+  EXPECT_EQ(Candidates(*compiled, "id: 'c' tags: 'b' tags: 'a'"), 3);
+  EXPECT_EQ(Candidates(*compiled, "id: 'c' tags: 'c'"), 3);
+  EXPECT_EQ(Candidates(*compiled, "id: 'c' tags: 'vip'"), 3);
+  EXPECT_EQ(Candidates(*compiled, "id: 'c' annual_revenue: 1000"), 4);
+  EXPECT_EQ(Candidates(*compiled,
+                       "id: 'c' tags: 'a' tags: 'd' tags: 'vip' "
+                       "annual_revenue: 5000"),
+            5);
+  EXPECT_EQ(Candidates(*compiled,
+                       "id: 'c' tags: 'a' tags: 'c' tags: 'd' tags: 'vip' "
+                       "annual_revenue: 5000"),
+            6);
+}
+
+// Over its memory budget the index drops the attributes needing the most
+// bitsets, and still answers exactly.
+TEST(IndexTest, DropsAttributesOverTheMemoryBudget) {
+  v1::Ruleset ruleset;
+  std::string rules;
+  for (int city = 0; city < 10; ++city) {
+    for (int type = 0; type < 10; ++type) {
+      for (int stage = 0; stage < 10; ++stage) {
+        rules += Rule(
+            absl::StrCat("r", city, type, stage),
+            Field("region",
+                  absl::StrCat("under { values: 'CN/C", city, "' }")) +
+                Field("customer_type",
+                      absl::StrCat("eq { string_value: 't", type, "' }")) +
+                Field("sales_stage",
+                      absl::StrCat("eq { string_value: 's", stage, "' }")));
+      }
+    }
+  }
+  ruleset = ParseRuleset(
+      absl::StrCat("name: 'x' departments { department: 'd' ", rules, " }"));
+  const v1::Customer customer = ParseCustomer(
+      "id: 'c' region: 'CN/C3' customer_type: 't4' sales_stage: 's5'");
+  struct Case {
+    size_t budget;
+    std::vector<std::string> attributes;
+    int candidates;
+  };
+  // 1,000 rules: 128-byte bitsets. Region needs 21 (10 keys, 2 each, and
+  // dontcare), the tokens 11 each, plus one for every rule: 44.
+  for (const Case& c : std::vector<Case>{
+           {44 * 128, {"region", "customer_type", "sales_stage"}, 1},
+           {44 * 128 - 1, {"customer_type", "sales_stage"}, 10},
+           // Ties: the earlier attribute goes first.
+           {13 * 128, {"sales_stage"}, 100},
+           {0, {}, 1000},
+       }) {
+    auto compiled = testing::CompileWithIndexBudget(ruleset, c.budget);
+    ASSERT_TRUE(compiled.ok()) << compiled.status();
+    EXPECT_EQ(testing::IndexedAttributes(**compiled, 0), c.attributes)
+        << c.budget;
+    EXPECT_LE(testing::IndexBytes(**compiled, 0),
+              std::max<size_t>(c.budget, 128))
+        << c.budget;
+    EXPECT_EQ(testing::CountCandidates(**compiled, 0, customer, kAt),
+              c.candidates)
+        << c.budget;
+    v1::Evaluation out;
+    (*compiled)->Evaluate(customer, kAt, {}, &out);
+    EXPECT_EQ(out.departments(0).rule_id(), "r345") << c.budget;
+  }
 }
 
 // Range keys are bucketed; with more distinct bounds than buckets the
@@ -922,11 +1167,12 @@ TEST(IndexTest, PicksTheMostSelectiveClauseAsKey) {
 // including at every bound itself.
 TEST(IndexTest, RangeBucketsAgreeWithLinearScanAtEveryBound) {
   std::string rules;
-  for (int i = 0; i < 300; ++i) {
+  // 300 distinct bounds per attribute: more than the 256 buckets.
+  for (int i = 0; i < 600; ++i) {
     const char* op = i % 3 == 0 ? "gte" : i % 3 == 1 ? "gt" : "lte";
     rules += Rule(absl::StrCat("n", i),
                   Field(i % 2 ? "annual_revenue" : "employee_count",
-                        absl::StrCat(op, ": ", 1000 - 3 * i)));
+                        absl::StrCat(op, ": ", 2000 - 3 * i)));
     rules += Rule(absl::StrCat("t", i),
                   Field(i % 2 ? "last_activity_time" : "created_time",
                         absl::StrCat(i % 3 ? "older_than" : "newer_than",
@@ -935,15 +1181,17 @@ TEST(IndexTest, RangeBucketsAgreeWithLinearScanAtEveryBound) {
   auto compiled = MustCompile(
       absl::StrCat("name: 'x' departments { department: 'd' ", rules, " }"));
   ASSERT_NE(compiled, nullptr);
-  EXPECT_EQ(testing::IndexKeyOf(*compiled, 0, 0), "employee_count>=1000");
-  EXPECT_EQ(testing::IndexKeyOf(*compiled, 0, 3), "last_activity_time age>=2h");
+  EXPECT_EQ(testing::IndexKeysOf(*compiled, 0, 0),
+            "employee_count [2000, max]");
+  EXPECT_EQ(testing::IndexKeysOf(*compiled, 0, 3),
+            "last_activity_time age [2h, max]");
   v1::Evaluation indexed, linear;
   int candidates = 0, customers = 0;
-  for (int v = -1; v <= 1002; ++v) {
+  for (int v = 198; v <= 2002; ++v) {
     for (int64_t age_seconds :
-         {int64_t{3600} * (v % 301), int64_t{3600} * (v % 301) + 1}) {
+         {int64_t{3600} * (v % 601), int64_t{3600} * (v % 601) + 1}) {
       const v1::Customer c = ParseCustomer(absl::StrCat(
-          "id: 'c' annual_revenue: ", v, " employee_count: ", 1002 - v, " ",
+          "id: 'c' annual_revenue: ", v, " employee_count: ", 2202 - v, " ",
           Ts("last_activity_time", kAt - absl::Seconds(age_seconds)), " ",
           Ts("created_time", kAt - absl::Seconds(age_seconds + 1800))));
       compiled->Evaluate(c, kAt, {}, &indexed);
@@ -955,9 +1203,9 @@ TEST(IndexTest, RangeBucketsAgreeWithLinearScanAtEveryBound) {
       ++customers;
     }
   }
-  // Half the bounds are lower, half upper: about half the rules are
-  // candidates, never all of them.
-  EXPECT_LT(candidates, customers * 600 * 3 / 4);
+  // Each rule has one bound on one of four attributes: about half the rules
+  // are candidates, never all of them.
+  EXPECT_LT(candidates, customers * 1200 * 3 / 4);
 }
 
 // --- Randomized differential test: index vs linear scan
@@ -965,7 +1213,12 @@ TEST(IndexTest, RangeBucketsAgreeWithLinearScanAtEveryBound) {
 
 class RandomRulesets {
  public:
-  explicit RandomRulesets(uint32_t seed) : rng_(seed) {}
+  // `targeted`: rulesets aimed at the index: more and wider rules (2-5
+  // clauses, some with an empty `when`), integer bounds drawn from hundreds
+  // of values (more than the index's buckets) with customers at and beside
+  // them, and created_time conditions. Otherwise small mixed rulesets.
+  explicit RandomRulesets(uint32_t seed, bool targeted = false)
+      : rng_(seed), targeted_(targeted) {}
 
   v1::Ruleset MakeRuleset() {
     v1::Ruleset r;
@@ -980,12 +1233,18 @@ class RandomRulesets {
     for (int d = 0; d < num_departments; ++d) {
       v1::DepartmentRules* dept = r.add_departments();
       dept->set_department(absl::StrCat("d", d));
-      const int num_rules = Uniform(0, 80);
+      const int num_rules = Uniform(0, targeted_ ? 400 : 80);
       for (int i = 0; i < num_rules; ++i) {
         v1::Rule* rule = dept->add_rules();
         rule->set_id(absl::StrCat("r", i));
         // Mostly narrow rules, so matches land deep in the list.
-        FillCondition(Uniform(1, 3), 2, num_segments, rule->mutable_when());
+        if (targeted_ && Chance(0.03)) {
+          // Empty `when`: always holds.
+        } else if (targeted_) {
+          FillCondition(Uniform(2, 5), 2, num_segments, rule->mutable_when());
+        } else {
+          FillCondition(Uniform(1, 3), 2, num_segments, rule->mutable_when());
+        }
         rule->mutable_assign()->set_pool(absl::StrCat("p", i));
         if (Chance(0.2)) rule->mutable_overflow()->set_pool("o");
       }
@@ -1003,8 +1262,8 @@ class RandomRulesets {
     if (Chance(0.9)) c.set_sales_stage(Pick(kStages));
     if (Chance(0.7)) c.set_value_tier(Pick(kTiers));
     if (Chance(0.7)) c.set_name(Pick(kNames));
-    if (Chance(0.8)) c.set_annual_revenue(Pick(kInts));
-    if (Chance(0.5)) c.set_employee_count(Pick(kInts));
+    if (Chance(0.8)) c.set_annual_revenue(CustomerInt());
+    if (Chance(0.5)) c.set_employee_count(CustomerInt());
     for (const char* tag : kTags) {
       if (Chance(0.3)) c.add_tags(tag);
     }
@@ -1012,6 +1271,17 @@ class RandomRulesets {
     if (Chance(0.7)) {
       c.mutable_last_activity_time()->set_seconds(absl::ToUnixSeconds(kAt) -
                                                   86400 * Uniform(0, 60));
+    }
+    if (targeted_) {
+      // On an hour (a bound), or a second or a nanosecond beside one.
+      for (google::protobuf::Timestamp* t :
+           {c.mutable_last_activity_time(), c.mutable_created_time()}) {
+        if (Chance(0.2)) continue;
+        t->set_seconds(absl::ToUnixSeconds(kAt) - 3600 * Uniform(0, 1000) +
+                       Uniform(-1, 1));
+        t->set_nanos(Chance(0.2) ? 999999999 : 0);
+      }
+      if (Chance(0.2)) c.clear_last_activity_time();
     }
     return c;
   }
@@ -1083,7 +1353,8 @@ class RandomRulesets {
 
   void FillField(int num_segments, v1::Clause* clause) {
     v1::FieldCondition* f = clause->mutable_field();
-    const int which = Uniform(0, 11);
+    int which = Uniform(0, targeted_ ? 15 : 11);
+    if (which >= 12) which = 8;  // targeted: more integer bounds
     const int num_ops = Chance(0.15) ? 2 : 1;
     for (int k = 0; k < num_ops; ++k) {
       v1::Operator* op = f->add_operators();
@@ -1122,22 +1393,22 @@ class RandomRulesets {
           f->set_field(Chance(0.5) ? "annual_revenue" : "employee_count");
           switch (Uniform(0, 5)) {
             case 0:
-              op->set_gte(Pick(kInts));
+              op->set_gte(Int());
               break;
             case 1:
-              op->set_lt(Pick(kInts));
+              op->set_lt(Int());
               break;
             case 2:
-              op->set_gt(Pick(kInts));
+              op->set_gt(Int());
               break;
             case 3:
-              op->set_lte(Pick(kInts));
+              op->set_lte(Int());
               break;
             case 4:
-              op->mutable_eq()->set_int_value(Pick(kInts));
+              op->mutable_eq()->set_int_value(Int());
               break;
             case 5:
-              op->mutable_in()->add_values()->set_int_value(Pick(kInts));
+              op->mutable_in()->add_values()->set_int_value(Int());
               break;
           }
           break;
@@ -1154,7 +1425,9 @@ class RandomRulesets {
           f->set_field("last_activity_time");
           google::protobuf::Duration* d =
               Chance(0.5) ? op->mutable_older_than() : op->mutable_newer_than();
-          d->set_seconds(86400 * Uniform(0, 40));
+          d->set_seconds(targeted_ ? 3600 * Uniform(0, 1000)
+                                   : 86400 * Uniform(0, 40));
+          if (targeted_ && Chance(0.5)) f->set_field("created_time");
           break;
         }
       }
@@ -1202,7 +1475,15 @@ class RandomRulesets {
     }
   }
 
+  // An integer bound, and a customer's integer: at or beside a bound.
+  int64_t Int() { return targeted_ ? 7 * Uniform(0, 300) : Pick(kInts); }
+  int64_t CustomerInt() {
+    return targeted_ ? std::max<int64_t>(0, Int() + Uniform(-1, 1))
+                     : Pick(kInts);
+  }
+
   std::mt19937 rng_;
+  bool targeted_;
 };
 
 TEST(DifferentialTest, IndexedEvaluationEqualsLinearScan) {
@@ -1248,6 +1529,47 @@ TEST(DifferentialTest, IndexedEvaluationEqualsLinearScan) {
   EXPECT_GT(rule_decisions, decisions / 3);
   EXPECT_GT(deep_rule_decisions, rule_decisions / 2);
   EXPECT_LT(candidates, rules_seen * 3 / 4);
+}
+
+// Rulesets aimed at the index (see RandomRulesets): many multi-attribute
+// rules, bounds at and beside the customers' values, more distinct bounds
+// than buckets, absent fields, empty `when`s.
+TEST(DifferentialTest, TargetedAtTheIndex) {
+  RandomRulesets gen(20260102, /*targeted=*/true);
+  int decisions = 0, rule_decisions = 0, deep_rule_decisions = 0;
+  int64_t candidates = 0, rules_seen = 0;
+  for (int r = 0; r < 40; ++r) {
+    const v1::Ruleset ruleset = gen.MakeRuleset();
+    absl::StatusOr<std::unique_ptr<const CompiledRuleset>> compiled =
+        CompiledRuleset::Compile(ruleset);
+    ASSERT_TRUE(compiled.ok()) << compiled.status() << ruleset.DebugString();
+    v1::Evaluation indexed, linear;
+    for (int i = 0; i < 200; ++i) {
+      const v1::Customer customer = gen.MakeCustomer(i);
+      (*compiled)->Evaluate(customer, kAt, {}, &indexed);
+      testing::EvaluateLinear(**compiled, customer, kAt, &linear);
+      ASSERT_TRUE(MessageDifferencer::Equals(indexed, linear))
+          << "ruleset " << r << " customer " << i << "\n"
+          << ruleset.DebugString() << customer.DebugString() << "indexed:\n"
+          << indexed.DebugString() << "linear:\n"
+          << linear.DebugString();
+      for (int d = 0; d < indexed.departments_size(); ++d) {
+        ++decisions;
+        if (indexed.departments(d).kind() == v1::RULE) {
+          ++rule_decisions;
+          if (indexed.departments(d).rule_id() != "r0") ++deep_rule_decisions;
+        }
+        candidates += testing::CountCandidates(**compiled, d, customer, kAt);
+        rules_seen += ruleset.departments(d).rules_size();
+      }
+    }
+  }
+  EXPECT_GT(rule_decisions, decisions / 3);
+  EXPECT_GT(deep_rule_decisions, rule_decisions / 2);
+  // Rules have several clauses, about half of them indexable (the rest:
+  // ne, not_in, exists, matches, any, not...): the intersection leaves
+  // about a fifth of the rules.
+  EXPECT_LT(candidates, rules_seen / 4);
 }
 
 // --- Concurrency

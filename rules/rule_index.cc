@@ -1,6 +1,7 @@
 #include "rules/rule_index.h"
 
-#include <optional>
+#include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -10,148 +11,234 @@
 namespace custodian::rules::internal {
 namespace {
 
-// One way a rule could be registered: under every value of `values` in `dim`
-// (for kSegment, the values are decimal segment indices).
-struct KeyOption {
-  KeyOption(RuleIndex::Dim d, std::vector<std::string> v)
-      : dim(d), values(std::move(v)) {}
-  KeyOption(RuleIndex::Dim d, int64_t bound) : dim(d), int_bound(bound) {}
-  KeyOption(RuleIndex::Dim d, absl::Duration bound)
-      : dim(d), age_bound(bound) {}
+constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
 
-  RuleIndex::Dim dim;
-  std::vector<std::string> values;  // exact, path and segment dims
-  int64_t int_bound = 0;            // kRevenue*, kEmployees*
-  absl::Duration age_bound;         // k*Age*
+constexpr const char* kAttrNames[RuleIndex::kNumAttrs] = {
+    "region",         "industry",     "customer_type",     "sales_stage",
+    "value_tier",     "tags",         "segment",           "annual_revenue",
+    "employee_count", "created_time", "last_activity_time"};
+
+// floor(d / 1s), saturated. Monotonic, so that age > d implies
+// FloorSeconds(age) >= FloorSeconds(d) and age < d implies <=.
+int64_t FloorSeconds(absl::Duration d) {
+  if (d == absl::InfiniteDuration()) return kMax;
+  if (d == -absl::InfiniteDuration()) return kMin;
+  int64_t s = absl::ToInt64Seconds(d);  // truncates toward zero
+  if (absl::Seconds(s) > d) --s;
+  return s;
+}
+
+// The indexed clause(s) of one rule on a path attribute.
+struct PathClause {
+  bool set = false;
+  bool exact = false;  // eq / in; else under
+  std::vector<std::string> values;
 };
 
-// The range key options of one operator on an integer or timestamp field.
-void RangeOptions(const CompiledField& field, const CompiledOp& op,
-                  std::vector<KeyOption>* options) {
-  using D = RuleIndex;
-  const bool revenue = field.field.id == FieldId::kAnnualRevenue;
-  const bool employees = field.field.id == FieldId::kEmployeeCount;
-  const bool created = field.field.id == FieldId::kCreatedTime;
-  const bool activity = field.field.id == FieldId::kLastActivityTime;
-  // Bounds are made non-strict: the index only needs a superset.
-  switch (op.op) {
-    case v1::Operator::kGt:
-    case v1::Operator::kGte:
-      if (revenue || employees) {
-        options->push_back(
-            KeyOption(revenue ? D::kRevenueMin : D::kEmployeesMin, op.num));
-      }
-      break;
-    case v1::Operator::kLt:
-    case v1::Operator::kLte:
-      if (revenue || employees) {
-        options->push_back(
-            KeyOption(revenue ? D::kRevenueMax : D::kEmployeesMax, op.num));
-      }
-      break;
-    case v1::Operator::kOlderThan:  // at - time > d
-      if (created || activity) {
-        options->push_back(KeyOption(
-            created ? D::kCreatedAgeMin : D::kActivityAgeMin, op.duration));
-      }
-      break;
-    case v1::Operator::kNewerThan:  // at - time < d
-      if (created || activity) {
-        options->push_back(KeyOption(
-            created ? D::kCreatedAgeMax : D::kActivityAgeMax, op.duration));
-      }
-      break;
-    default:
-      break;
+// An integer interval [lo, hi]; lo > hi: no value.
+struct Interval {
+  bool set = false;
+  int64_t lo = kMin;
+  int64_t hi = kMax;
+  void AtLeast(int64_t v) {
+    set = true;
+    lo = std::max(lo, v);
   }
-}
-
-std::optional<RuleIndex::Dim> DimOf(FieldId id) {
-  switch (id) {
-    case FieldId::kRegion:
-      return RuleIndex::kRegion;
-    case FieldId::kIndustry:
-      return RuleIndex::kIndustry;
-    case FieldId::kCustomerType:
-      return RuleIndex::kCustomerType;
-    case FieldId::kSalesStage:
-      return RuleIndex::kSalesStage;
-    case FieldId::kValueTier:
-      return RuleIndex::kValueTier;
-    case FieldId::kTags:
-      return RuleIndex::kTags;
-    default:
-      return std::nullopt;
+  void AtMost(int64_t v) {
+    set = true;
+    hi = std::min(hi, v);
   }
+  void Never() {
+    set = true;
+    lo = kMax;
+    hi = kMin;
+  }
+};
+
+// What one rule is indexed on, per attribute.
+struct RuleKeys {
+  PathClause paths[2];  // kRegion, kIndustry
+  // kCustomerType, kSalesStage, kValueTier: the allowed values; kTags: the
+  // tags of which the customer must carry at least one.
+  bool token_set[4] = {};
+  std::vector<std::string> tokens[4];
+  bool segment_set = false;
+  std::vector<int> segments;
+  Interval ranges[RuleIndex::kNumRangeAttrs];
+
+  bool Has(int attr) const {
+    if (attr <= RuleIndex::kIndustry) return paths[attr].set;
+    if (attr <= RuleIndex::kTags) {
+      return token_set[attr - RuleIndex::kCustomerType];
+    }
+    if (attr == RuleIndex::kSegment) return segment_set;
+    return ranges[attr - RuleIndex::kFirstRangeAttr].set;
+  }
+  // Whether some clause can hold for no value at all.
+  bool Never() const {
+    for (int t = 0; t < 3; ++t) {
+      if (token_set[t] && tokens[t].empty()) return true;
+    }
+    for (const Interval& r : ranges) {
+      if (r.set && r.lo > r.hi) return true;
+    }
+    return false;
+  }
+};
+
+std::vector<std::string> Unique(std::vector<std::string> v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
 }
 
-bool IsPathDim(RuleIndex::Dim dim) {
-  return dim == RuleIndex::kRegion || dim == RuleIndex::kIndustry;
+void SetPath(bool exact, std::vector<std::string> values, PathClause* c) {
+  values = Unique(std::move(values));
+  // Exact keys are more selective than prefixes; then fewer values.
+  if (c->set && (c->exact && !exact)) return;
+  if (c->set && c->exact == exact && c->values.size() <= values.size()) return;
+  c->set = true;
+  c->exact = exact;
+  c->values = std::move(values);
 }
 
-// Appends the key options of the positive clauses of `c` that must hold
-// whenever `c` holds: its own clauses and, recursively, those of its `all`
-// blocks.
-void CollectOptions(const CompiledCondition& c,
-                    std::vector<KeyOption>* options) {
-  for (const CompiledClause& clause : c.clauses) {
-    switch (clause.kind) {
-      case CompiledClause::Kind::kField: {
-        std::optional<RuleIndex::Dim> dim = DimOf(clause.field.field.id);
-        if (!dim.has_value()) {
-          for (const CompiledOp& op : clause.field.ops) {
-            RangeOptions(clause.field, op, options);
-          }
-          break;
+// Intersects the allowed values of a token attribute with `values`.
+void AllowTokens(std::vector<std::string> values, RuleKeys* k, int t) {
+  values = Unique(std::move(values));
+  if (!k->token_set[t]) {
+    k->token_set[t] = true;
+    k->tokens[t] = std::move(values);
+    return;
+  }
+  std::vector<std::string> both;
+  std::set_intersection(k->tokens[t].begin(), k->tokens[t].end(),
+                        values.begin(), values.end(), std::back_inserter(both));
+  k->tokens[t] = std::move(both);
+}
+
+// One clause per rule: the one with the fewest tags.
+void SetTags(std::vector<std::string> values, RuleKeys* k) {
+  constexpr int t = RuleIndex::kTags - RuleIndex::kCustomerType;
+  values = Unique(std::move(values));
+  if (k->token_set[t] && k->tokens[t].size() <= values.size()) return;
+  k->token_set[t] = true;
+  k->tokens[t] = std::move(values);
+}
+
+void CollectField(const CompiledField& field, RuleKeys* k) {
+  const FieldId id = field.field.id;
+  for (const CompiledOp& op : field.ops) {
+    switch (id) {
+      case FieldId::kRegion:
+      case FieldId::kIndustry: {
+        PathClause* c = &k->paths[id == FieldId::kRegion ? 0 : 1];
+        if (op.op == v1::Operator::kUnder) SetPath(false, op.strings, c);
+        if (op.op == v1::Operator::kEq) SetPath(true, {op.str}, c);
+        if (op.op == v1::Operator::kIn) SetPath(true, op.strings, c);
+        break;
+      }
+      case FieldId::kCustomerType:
+      case FieldId::kSalesStage:
+      case FieldId::kValueTier: {
+        const int t = id == FieldId::kCustomerType ? 0
+                      : id == FieldId::kSalesStage ? 1
+                                                   : 2;
+        if (op.op == v1::Operator::kEq) AllowTokens({op.str}, k, t);
+        if (op.op == v1::Operator::kIn) AllowTokens(op.strings, k, t);
+        break;
+      }
+      case FieldId::kTags:
+        if (op.op == v1::Operator::kAnyOf) SetTags(op.strings, k);
+        // all_of: the customer needs each tag; index on the first.
+        if (op.op == v1::Operator::kAllOf && !op.strings.empty()) {
+          SetTags({op.strings[0]}, k);
         }
-        for (const CompiledOp& op : clause.field.ops) {
-          const v1::Operator& src = *op.source;
-          switch (op.op) {
-            case v1::Operator::kEq:
-              options->push_back({*dim, {src.eq().string_value()}});
-              break;
-            case v1::Operator::kIn: {
-              KeyOption o(*dim, std::vector<std::string>());
-              for (const v1::Value& v : src.in().values()) {
-                o.values.push_back(v.string_value());
-              }
-              options->push_back(std::move(o));
-              break;
+        break;
+      case FieldId::kAnnualRevenue:
+      case FieldId::kEmployeeCount: {
+        Interval& r =
+            k->ranges[(id == FieldId::kAnnualRevenue ? RuleIndex::kRevenue
+                                                     : RuleIndex::kEmployees) -
+                      RuleIndex::kFirstRangeAttr];
+        switch (op.op) {
+          case v1::Operator::kGt:
+            if (op.num == kMax) {
+              r.Never();
+            } else {
+              r.AtLeast(op.num + 1);
             }
-            case v1::Operator::kUnder:
-              options->push_back(
-                  {*dim,
-                   {src.under().values().begin(), src.under().values().end()}});
-              break;
-            case v1::Operator::kAnyOf:
-              options->push_back({*dim,
-                                  {src.any_of().values().begin(),
-                                   src.any_of().values().end()}});
-              break;
-            case v1::Operator::kAllOf:
-              for (const std::string& tag : src.all_of().values()) {
-                options->push_back({*dim, {tag}});
-              }
-              break;
-            default:
-              break;
-          }
+            break;
+          case v1::Operator::kGte:
+            r.AtLeast(op.num);
+            break;
+          case v1::Operator::kLt:
+            if (op.num == kMin) {
+              r.Never();
+            } else {
+              r.AtMost(op.num - 1);
+            }
+            break;
+          case v1::Operator::kLte:
+            r.AtMost(op.num);
+            break;
+          case v1::Operator::kEq:
+            r.AtLeast(op.num);
+            r.AtMost(op.num);
+            break;
+          case v1::Operator::kIn:
+            if (!op.ints.empty()) {
+              r.AtLeast(*std::min_element(op.ints.begin(), op.ints.end()));
+              r.AtMost(*std::max_element(op.ints.begin(), op.ints.end()));
+            }
+            break;
+          default:
+            break;
         }
         break;
       }
+      case FieldId::kCreatedTime:
+      case FieldId::kLastActivityTime: {
+        Interval& r =
+            k->ranges[(id == FieldId::kCreatedTime ? RuleIndex::kCreatedAge
+                                                   : RuleIndex::kActivityAge) -
+                      RuleIndex::kFirstRangeAttr];
+        // older_than d: age > d; newer_than d: age < d (non-strict here).
+        if (op.op == v1::Operator::kOlderThan) {
+          r.AtLeast(FloorSeconds(op.duration));
+        }
+        if (op.op == v1::Operator::kNewerThan) {
+          r.AtMost(FloorSeconds(op.duration));
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+}
+
+// Collects the clauses of `c` that must hold whenever `c` holds: its own
+// and, recursively, those of its `all` blocks.
+void Collect(const CompiledCondition& c, RuleKeys* k) {
+  for (const CompiledClause& clause : c.clauses) {
+    switch (clause.kind) {
+      case CompiledClause::Kind::kField:
+        CollectField(clause.field, k);
+        break;
       case CompiledClause::Kind::kSegment:
-        if (!clause.segment.none_of) {
-          KeyOption o(RuleIndex::kSegment, std::vector<std::string>());
-          for (int s : clause.segment.segments) {
-            o.values.push_back(absl::StrCat(s));
-          }
-          options->push_back(std::move(o));
+        if (!clause.segment.none_of &&
+            (!k->segment_set ||
+             clause.segment.segments.size() < k->segments.size())) {
+          k->segment_set = true;
+          k->segments = clause.segment.segments;
+          std::sort(k->segments.begin(), k->segments.end());
+          k->segments.erase(std::unique(k->segments.begin(), k->segments.end()),
+                            k->segments.end());
         }
         break;
       case CompiledClause::Kind::kAll:
-        for (const CompiledCondition& sub : clause.subs) {
-          CollectOptions(sub, options);
-        }
+        for (const CompiledCondition& sub : clause.subs) Collect(sub, k);
         break;
       case CompiledClause::Kind::kAny:
       case CompiledClause::Kind::kNot:
@@ -160,203 +247,448 @@ void CollectOptions(const CompiledCondition& c,
   }
 }
 
-// Estimates of how likely a customer is to hit a key, from the keys the
-// department's rules use (no customer data is available at compile time).
-class Selectivity {
- public:
-  void Observe(const KeyOption& o) {
-    if (o.dim >= RuleIndex::kFirstRangeDim) return;
-    for (const std::string& v : o.values) {
-      if (IsPathDim(o.dim)) {
-        // Record every prefix as a child of its parent prefix.
-        absl::string_view p = v;
-        size_t start = 0;
-        while (true) {
-          size_t slash = p.find('/', start);
-          absl::string_view parent =
-              start == 0 ? absl::string_view() : p.substr(0, start - 1);
-          absl::string_view self =
-              slash == absl::string_view::npos ? p : p.substr(0, slash);
-          children_[o.dim][std::string(parent)].insert(std::string(self));
-          if (slash == absl::string_view::npos) break;
-          start = slash + 1;
-        }
-      } else {
-        distinct_[o.dim].insert(v);
-      }
-    }
+std::string FormatBound(int attr, int64_t v) {
+  if (v == kMin) return "min";
+  if (v == kMax) return "max";
+  if (attr >= RuleIndex::kCreatedAge) {
+    return absl::FormatDuration(absl::Seconds(v));
   }
+  return absl::StrCat(v);
+}
 
-  // The estimated probability that a customer hits one of o's values.
-  double Probability(const KeyOption& o) const {
-    // Thresholds: the customer distribution is unknowable here; a middling
-    // estimate prefers equality and path keys but beats the always list.
-    if (o.dim >= RuleIndex::kFirstRangeDim) return 0.5;
-    double p = 0;
-    for (const std::string& v : o.values) p += ValueProbability(o.dim, v);
-    return std::min(p, 1.0);
+// The cuts of at most kMaxBuckets buckets separating the intervals' bounds.
+std::vector<int64_t> Cuts(const std::vector<const Interval*>& intervals) {
+  std::vector<int64_t> points;
+  for (const Interval* r : intervals) {
+    if (r->lo != kMin) points.push_back(r->lo);
+    if (r->hi != kMax) points.push_back(r->hi + 1);
   }
-
- private:
-  double ValueProbability(RuleIndex::Dim dim, absl::string_view v) const {
-    if (IsPathDim(dim)) {
-      // One over the branching of every level: CN/East/Shanghai among 7
-      // areas of CN and 10 cities of CN/East is 1/70.
-      double p = 1;
-      size_t start = 0;
-      while (true) {
-        size_t slash = v.find('/', start);
-        absl::string_view parent =
-            start == 0 ? absl::string_view() : v.substr(0, start - 1);
-        auto it = children_[dim].find(parent);
-        // +1: values no rule names exist too.
-        if (it != children_[dim].end()) p /= (it->second.size() + 1);
-        if (slash == absl::string_view::npos) break;
-        start = slash + 1;
-      }
-      return p;
-    }
-    const double n = distinct_[dim].size() + 1;
-    switch (dim) {
-      case RuleIndex::kTags:
-        return 3 / n;  // a customer carries a few tags
-      case RuleIndex::kSegment:
-        return 0.5;  // membership is unknowable here; prefer other keys
-      default:
-        return 1 / n;
-    }
+  std::sort(points.begin(), points.end());
+  points.erase(std::unique(points.begin(), points.end()), points.end());
+  constexpr size_t kMaxCuts = RuleIndex::kMaxBuckets - 1;
+  if (points.size() <= kMaxCuts) return points;
+  // Evenly spaced among the distinct bounds; merged buckets hold the union
+  // of their rules.
+  std::vector<int64_t> cuts;
+  for (size_t k = 1; k <= kMaxCuts; ++k) {
+    cuts.push_back(points[k * points.size() / (kMaxCuts + 1)]);
   }
-
-  std::array<absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>>,
-             RuleIndex::kNumDims>
-      children_;
-  std::array<absl::flat_hash_set<std::string>, RuleIndex::kNumDims> distinct_;
-};
-
-constexpr const char* kDimNames[RuleIndex::kNumDims] = {
-    "region",
-    "industry",
-    "customer_type",
-    "sales_stage",
-    "value_tier",
-    "tags",
-    "segment",
-    "annual_revenue>=",
-    "annual_revenue<=",
-    "employee_count>=",
-    "employee_count<=",
-    "created_time age>=",
-    "created_time age<=",
-    "last_activity_time age>=",
-    "last_activity_time age<="};
+  cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+  return cuts;
+}
 
 }  // namespace
 
+class RuleIndex::Builder {
+ public:
+  explicit Builder(RuleIndex* index) : index_(*index) {}
+
+  uint32_t New() {
+    const uint32_t b = static_cast<uint32_t>(index_.counts_.size());
+    index_.words_.resize(index_.words_.size() + index_.stride_, 0);
+    index_.counts_.push_back(0);
+    return b;
+  }
+  uint32_t Copy(uint32_t from) {
+    const uint32_t b = New();
+    std::copy_n(index_.Bits(from), index_.stride_, Mutable(b));
+    return b;
+  }
+  uint64_t* Mutable(uint32_t b) {
+    return index_.words_.data() + size_t{b} * index_.stride_;
+  }
+  void Set(uint32_t b, uint32_t rule) {
+    Mutable(b)[rule >> 6] |= uint64_t{1} << (rule & 63);
+  }
+  void Or(uint32_t dst, uint32_t src) {
+    uint64_t* d = Mutable(dst);
+    const uint64_t* s = index_.Bits(src);
+    for (size_t w = 0; w < index_.stride_; ++w) d[w] |= s[w];
+  }
+  void Count() {
+    for (size_t b = 0; b < index_.counts_.size(); ++b) {
+      const uint64_t* w = index_.Bits(static_cast<uint32_t>(b));
+      uint32_t n = 0;
+      for (size_t k = 0; k < index_.stride_; ++k) n += std::popcount(w[k]);
+      index_.counts_[b] = n;
+    }
+  }
+
+ private:
+  RuleIndex& index_;
+};
+
 RuleIndex RuleIndex::Build(absl::Span<const CompiledCondition* const> whens,
-                           absl::Span<const std::string> segment_names) {
+                           absl::Span<const std::string> segment_names,
+                           size_t max_bytes) {
   RuleIndex index;
-  index.keys_.resize(whens.size());
-  std::vector<std::vector<KeyOption>> options(whens.size());
-  Selectivity selectivity;
-  for (size_t i = 0; i < whens.size(); ++i) {
-    CollectOptions(*whens[i], &options[i]);
-    for (const KeyOption& o : options[i]) selectivity.Observe(o);
+  const size_t n = whens.size();
+  index.num_rules_ = n;
+  const size_t words = std::max<size_t>((n + 63) / 64, 1);
+  index.block_ = std::min(words, kBlockWords);
+  index.stride_ = (words + index.block_ - 1) / index.block_ * index.block_;
+  index.keys_.resize(n);
+  index.segment_bitsets_.assign(segment_names.size(), -1);
+  if (n == 0) return index;
+
+  std::vector<RuleKeys> rules(n);
+  std::vector<bool> never(n);
+  for (size_t i = 0; i < n; ++i) {
+    Collect(*whens[i], &rules[i]);
+    never[i] = rules[i].Never();
   }
-  std::array<std::vector<std::pair<int64_t, uint32_t>>, 4> int_bounds;
-  std::array<std::vector<std::pair<absl::Duration, uint32_t>>, 4> age_bounds;
-  for (size_t i = 0; i < whens.size(); ++i) {
-    const uint32_t pos = static_cast<uint32_t>(i);
-    const KeyOption* best = nullptr;
-    double best_p = 2;
-    for (const KeyOption& o : options[i]) {
-      const double p = selectivity.Probability(o);
-      if (p < best_p ||
-          (p == best_p && o.values.size() < best->values.size())) {
-        best = &o;
-        best_p = p;
+
+  // Bitsets each attribute needs (an upper bound), for the memory budget.
+  size_t needed[kNumAttrs] = {};
+  {
+    absl::flat_hash_set<std::string> values[kNumAttrs];
+    std::vector<const Interval*> intervals[kNumRangeAttrs];
+    for (size_t i = 0; i < n; ++i) {
+      if (never[i]) continue;
+      const RuleKeys& k = rules[i];
+      for (int a = 0; a < kNumAttrs; ++a) {
+        if (!k.Has(a)) continue;
+        if (a <= kIndustry) {
+          values[a].insert(k.paths[a].values.begin(), k.paths[a].values.end());
+        } else if (a <= kTags) {
+          const auto& v = k.tokens[a - kCustomerType];
+          values[a].insert(v.begin(), v.end());
+        } else if (a == kSegment) {
+          for (int s : k.segments) values[a].insert(absl::StrCat(s));
+        } else {
+          intervals[a - kFirstRangeAttr].push_back(
+              &k.ranges[a - kFirstRangeAttr]);
+        }
       }
     }
-    if (best == nullptr) {
-      index.always_.push_back(pos);
+    for (int a = 0; a < kNumAttrs; ++a) {
+      size_t count;
+      if (a <= kIndustry) {
+        count = 2 * values[a].size();
+      } else if (a < kFirstRangeAttr) {
+        count = values[a].size();
+      } else {
+        const auto& iv = intervals[a - kFirstRangeAttr];
+        count = iv.empty() ? 0 : Cuts(iv).size() + 1;
+      }
+      // + dontcare.
+      needed[a] = count == 0 ? 0 : count + 1;
+      index.active_[a] = count > 0;
+    }
+    const size_t bitset_bytes = index.stride_ * sizeof(uint64_t);
+    while (true) {
+      size_t total = 1;  // all_
+      int largest = -1;
+      for (int a = 0; a < kNumAttrs; ++a) {
+        if (!index.active_[a]) continue;
+        total += needed[a];
+        if (largest < 0 || needed[a] > needed[largest]) largest = a;
+      }
+      if (largest < 0 || total * bitset_bytes <= max_bytes) break;
+      index.active_[largest] = false;
+    }
+  }
+
+  Builder b(&index);
+  index.all_ = b.New();
+  for (size_t i = 0; i < n; ++i) {
+    if (!never[i]) b.Set(index.all_, static_cast<uint32_t>(i));
+  }
+  for (int a = 0; a < kNumAttrs; ++a) {
+    if (!index.active_[a]) continue;
+    const uint32_t dc = index.dontcare_[a] = b.New();
+    for (size_t i = 0; i < n; ++i) {
+      if (!never[i] && !rules[i].Has(a)) b.Set(dc, static_cast<uint32_t>(i));
+    }
+    if (a <= kIndustry) {
+      // Keys shortest first, so that a key's nearest ancestor key is done.
+      absl::flat_hash_map<std::string, std::pair<std::vector<uint32_t>,
+                                                 std::vector<uint32_t>>>
+          rules_of;  // key -> (under rules, exact rules)
+      for (size_t i = 0; i < n; ++i) {
+        if (never[i] || !rules[i].Has(a)) continue;
+        const PathClause& c = rules[i].paths[a];
+        for (const std::string& v : c.values) {
+          auto& lists = rules_of[v];
+          (c.exact ? lists.second : lists.first)
+              .push_back(static_cast<uint32_t>(i));
+        }
+      }
+      std::vector<std::string> keys;
+      for (const auto& [key, lists] : rules_of) keys.push_back(key);
+      std::sort(keys.begin(), keys.end(),
+                [](const std::string& x, const std::string& y) {
+                  return x.size() != y.size() ? x.size() < y.size() : x < y;
+                });
+      auto& map = index.paths_[a].keys;
+      for (const std::string& key : keys) {
+        uint32_t base = dc;
+        for (size_t s = key.rfind('/'); s != std::string::npos && s > 0;
+             s = key.rfind('/', s - 1)) {
+          auto it = map.find(absl::string_view(key).substr(0, s));
+          if (it != map.end()) {
+            base = it->second.below;
+            break;
+          }
+        }
+        const auto& [under, exact] = rules_of[key];
+        PathKey pk{base, base};
+        if (!under.empty()) {
+          pk.below = b.Copy(base);
+          for (uint32_t r : under) b.Set(pk.below, r);
+          pk.equal = pk.below;
+        }
+        if (!exact.empty()) {
+          pk.equal = b.Copy(pk.below);
+          for (uint32_t r : exact) b.Set(pk.equal, r);
+        }
+        map.emplace(key, pk);
+      }
+    } else if (a <= kTags) {
+      auto& map = index.tokens_[a - kCustomerType];
+      for (size_t i = 0; i < n; ++i) {
+        if (never[i] || !rules[i].Has(a)) continue;
+        for (const std::string& v : rules[i].tokens[a - kCustomerType]) {
+          auto it = map.find(v);
+          if (it == map.end()) it = map.emplace(v, b.Copy(dc)).first;
+          b.Set(it->second, static_cast<uint32_t>(i));
+        }
+      }
+    } else if (a == kSegment) {
+      for (size_t i = 0; i < n; ++i) {
+        if (never[i] || !rules[i].Has(a)) continue;
+        for (int s : rules[i].segments) {
+          if (static_cast<size_t>(s) >= index.segment_bitsets_.size()) {
+            index.segment_bitsets_.resize(s + 1, -1);
+          }
+          int64_t& bits = index.segment_bitsets_[s];
+          if (bits < 0) bits = b.Copy(dc);
+          b.Set(static_cast<uint32_t>(bits), static_cast<uint32_t>(i));
+        }
+      }
+    } else {
+      const int r = a - kFirstRangeAttr;
+      std::vector<const Interval*> intervals;
+      for (size_t i = 0; i < n; ++i) {
+        if (!never[i] && rules[i].Has(a))
+          intervals.push_back(&rules[i].ranges[r]);
+      }
+      RangeAttr& range = index.ranges_[r];
+      range.cuts = Cuts(intervals);
+      for (size_t k = 0; k <= range.cuts.size(); ++k) {
+        range.buckets.push_back(b.Copy(dc));
+      }
+      for (size_t i = 0; i < n; ++i) {
+        if (never[i] || !rules[i].Has(a)) continue;
+        const Interval& iv = rules[i].ranges[r];
+        // Buckets meeting [lo, hi]: from lo's bucket to hi's.
+        const size_t first =
+            std::upper_bound(range.cuts.begin(), range.cuts.end(), iv.lo) -
+            range.cuts.begin();
+        const size_t last =
+            std::upper_bound(range.cuts.begin(), range.cuts.end(), iv.hi) -
+            range.cuts.begin();
+        for (size_t k = first; k <= last; ++k) {
+          b.Set(range.buckets[k], static_cast<uint32_t>(i));
+        }
+      }
+    }
+  }
+  b.Count();
+
+  // Descriptions, for KeysOf.
+  for (size_t i = 0; i < n; ++i) {
+    if (never[i]) {
+      index.keys_[i] = "never";
       continue;
     }
-    if (best->dim >= kFirstRangeDim) {
-      const int r = best->dim - kFirstRangeDim;
-      if (r < 4) {
-        int_bounds[r].emplace_back(best->int_bound, pos);
-        index.keys_[i] = absl::StrCat(kDimNames[best->dim], best->int_bound);
+    const RuleKeys& k = rules[i];
+    std::vector<std::string> parts;
+    for (int a = 0; a < kNumAttrs; ++a) {
+      if (!index.active_[a] || !k.Has(a)) continue;
+      if (a <= kIndustry) {
+        parts.push_back(absl::StrCat(kAttrNames[a],
+                                     k.paths[a].exact ? " in " : " under ",
+                                     absl::StrJoin(k.paths[a].values, "|")));
+      } else if (a <= kTags) {
+        parts.push_back(
+            absl::StrCat(kAttrNames[a], a == kTags ? " any_of " : " in ",
+                         absl::StrJoin(k.tokens[a - kCustomerType], "|")));
+      } else if (a == kSegment) {
+        std::vector<std::string> names;
+        for (int s : k.segments) {
+          names.push_back(static_cast<size_t>(s) < segment_names.size()
+                              ? segment_names[s]
+                              : absl::StrCat(s));
+        }
+        parts.push_back(absl::StrCat("segment in ", absl::StrJoin(names, "|")));
       } else {
-        age_bounds[r - 4].emplace_back(best->age_bound, pos);
-        index.keys_[i] = absl::StrCat(kDimNames[best->dim],
-                                      absl::FormatDuration(best->age_bound));
+        const Interval& iv = k.ranges[a - kFirstRangeAttr];
+        parts.push_back(absl::StrCat(
+            kAttrNames[a], a >= kCreatedAge ? " age [" : " [",
+            FormatBound(a, iv.lo), ", ", FormatBound(a, iv.hi), "]"));
       }
-      continue;
     }
-    std::vector<std::string> names;
-    for (const std::string& v : best->values) {
-      List* list;
-      if (best->dim == kSegment) {
-        const size_t s = std::stoul(v);
-        if (index.by_segment_.size() <= s) index.by_segment_.resize(s + 1);
-        list = &index.by_segment_[s];
-        names.push_back(s < segment_names.size() ? segment_names[s] : v);
-      } else {
-        list = &index.maps_[best->dim][v];
-        names.push_back(v);
-      }
-      if (list->empty() || list->back() != pos) list->push_back(pos);
-    }
-    index.keys_[i] =
-        absl::StrCat(kDimNames[best->dim], ":", absl::StrJoin(names, "|"));
-  }
-  for (int r = 0; r < 4; ++r) {
-    // Even offsets are "Min" dimensions (value >= bound).
-    index.int_ranges_[r] =
-        RangeDim<int64_t>::Build(/*lower=*/r % 2 == 0, int_bounds[r]);
-    index.age_ranges_[r] =
-        RangeDim<absl::Duration>::Build(/*lower=*/r % 2 == 0, age_bounds[r]);
+    index.keys_[i] = absl::StrJoin(parts, "; ");
   }
   return index;
 }
 
-template <typename T>
-RuleIndex::RangeDim<T> RuleIndex::RangeDim<T>::Build(
-    bool lower, const std::vector<std::pair<T, uint32_t>>& bounds) {
-  // At most this many buckets: candidates are then within about 1/64 of the
-  // rules of the dimension of the exact set.
-  constexpr size_t kMaxCuts = 63;
-  RangeDim dim;
-  dim.lower = lower;
-  if (bounds.empty()) return dim;
-  std::vector<T> distinct;
-  for (const auto& [bound, rule] : bounds) distinct.push_back(bound);
-  std::sort(distinct.begin(), distinct.end());
-  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
-  if (distinct.size() <= kMaxCuts) {
-    dim.cuts = distinct;
-  } else {
-    for (size_t k = 1; k <= kMaxCuts; ++k) {
-      dim.cuts.push_back(distinct[k * distinct.size() / (kMaxCuts + 1)]);
-    }
-    dim.cuts.erase(std::unique(dim.cuts.begin(), dim.cuts.end()),
-                   dim.cuts.end());
+std::vector<std::string> RuleIndex::IndexedAttributes() const {
+  std::vector<std::string> names;
+  for (int a = 0; a < kNumAttrs; ++a) {
+    if (active_[a]) names.push_back(kAttrNames[a]);
   }
-  // A value in bucket b satisfies cuts[b-1] <= value < cuts[b].
-  //   lower (value >= bound): bound <= value < cuts[b]  => bound < cuts[b]
-  //   upper (value <= bound): bound >= value >= cuts[b-1]
-  const size_t k = dim.cuts.size();
-  dim.lists.resize(k + 1);
-  for (const auto& [bound, rule] : bounds) {
-    for (size_t b = 0; b <= k; ++b) {
-      const bool candidate = lower ? (b == k || bound < dim.cuts[b])
-                                   : (b == 0 || !(bound < dim.cuts[b - 1]));
-      if (candidate) dim.lists[b].push_back(rule);
-    }
-  }
-  return dim;
+  return names;
 }
 
-template struct RuleIndex::RangeDim<int64_t>;
-template struct RuleIndex::RangeDim<absl::Duration>;
+void RuleIndex::AddGroup(const uint32_t* bitsets, size_t n, Sources* s) const {
+  // Too many: leave the constraint out.
+  if (s->num_ptrs + n > kMaxSources) return;
+  const uint32_t all = counts_[all_];
+  uint32_t count = 0;
+  for (size_t k = 0; k < n; ++k) {
+    // A bitset holding every rule constrains nothing.
+    if (counts_[bitsets[k]] >= all) return;
+    count += counts_[bitsets[k]];
+  }
+  Group& g = s->groups[s->num_groups++];
+  g = {s->num_ptrs, static_cast<uint32_t>(n), std::min(count, all)};
+  for (size_t k = 0; k < n; ++k) s->ptrs[s->num_ptrs++] = Bits(bitsets[k]);
+}
+
+uint32_t RuleIndex::PathBitset(int attr, absl::string_view path) const {
+  const auto& map = paths_[attr].keys;
+  if (path.empty()) return dontcare_[attr];
+  if (auto it = map.find(path); it != map.end()) return it->second.equal;
+  // The deepest proper prefix that is a key.
+  for (size_t s = path.rfind('/'); s != absl::string_view::npos && s > 0;
+       s = path.rfind('/', s - 1)) {
+    if (auto it = map.find(path.substr(0, s)); it != map.end()) {
+      return it->second.below;
+    }
+  }
+  return dontcare_[attr];
+}
+
+uint32_t RuleIndex::RangeBitset(int range, int64_t value) const {
+  const RangeAttr& r = ranges_[range];
+  return r.buckets[std::upper_bound(r.cuts.begin(), r.cuts.end(), value) -
+                   r.cuts.begin()];
+}
+
+void RuleIndex::Gather(const v1::Customer& customer, const SegmentSet& segments,
+                       absl::Time at, Sources* s) const {
+  if (active_[kRegion]) AddGroup(PathBitset(kRegion, customer.region()), s);
+  if (active_[kIndustry]) {
+    AddGroup(PathBitset(kIndustry, customer.industry()), s);
+  }
+  const std::string* tokens[] = {&customer.customer_type(),
+                                 &customer.sales_stage(),
+                                 &customer.value_tier()};
+  for (int t = 0; t < 3; ++t) {
+    if (!active_[kCustomerType + t]) continue;
+    const auto& map = tokens_[t];
+    auto it = tokens[t]->empty() ? map.end() : map.find(*tokens[t]);
+    AddGroup(it == map.end() ? dontcare_[kCustomerType + t] : it->second, s);
+  }
+  // Multi-valued attributes: the OR over the customer's values; with more
+  // values than kMaxSources, no constraint.
+  uint32_t any[kMaxSources];
+  size_t n = 0;
+  if (active_[kTags]) {
+    const auto& map = tokens_[kTags - kCustomerType];
+    for (const std::string& tag : customer.tags()) {
+      if (auto it = map.find(tag); it != map.end() && n < kMaxSources) {
+        any[n++] = it->second;
+      }
+    }
+    if (n == 0) any[n++] = dontcare_[kTags];
+    if (n < kMaxSources) AddGroup(any, n, s);
+  }
+  if (active_[kSegment]) {
+    n = 0;
+    for (size_t k = 0; k < segment_bitsets_.size() && n < kMaxSources; ++k) {
+      if (segment_bitsets_[k] >= 0 && segments.Contains(static_cast<int>(k))) {
+        any[n++] = static_cast<uint32_t>(segment_bitsets_[k]);
+      }
+    }
+    if (n == 0) any[n++] = dontcare_[kSegment];
+    if (n < kMaxSources) AddGroup(any, n, s);
+  }
+  // An absent value satisfies no indexed clause: dontcare only.
+  if (active_[kRevenue]) {
+    AddGroup(
+        customer.has_annual_revenue()
+            ? RangeBitset(kRevenue - kFirstRangeAttr, customer.annual_revenue())
+            : dontcare_[kRevenue],
+        s);
+  }
+  if (active_[kEmployees]) {
+    AddGroup(customer.has_employee_count()
+                 ? RangeBitset(kEmployees - kFirstRangeAttr,
+                               customer.employee_count())
+                 : dontcare_[kEmployees],
+             s);
+  }
+  if (active_[kCreatedAge]) {
+    AddGroup(
+        customer.has_created_time()
+            ? RangeBitset(kCreatedAge - kFirstRangeAttr,
+                          FloorSeconds(at - ToTime(customer.created_time())))
+            : dontcare_[kCreatedAge],
+        s);
+  }
+  if (active_[kActivityAge]) {
+    AddGroup(customer.has_last_activity_time()
+                 ? RangeBitset(
+                       kActivityAge - kFirstRangeAttr,
+                       FloorSeconds(at - ToTime(customer.last_activity_time())))
+                 : dontcare_[kActivityAge],
+             s);
+  }
+  if (s->num_groups == 0) {
+    // Nothing constrains the customer: every rule that can hold.
+    s->groups[0] = {0, 1, counts_[all_]};
+    s->ptrs[0] = Bits(all_);
+    s->num_groups = s->num_ptrs = 1;
+    return;
+  }
+  // Most selective first, so that blocks empty out sooner (insertion sort:
+  // a handful of groups).
+  for (uint32_t i = 1; i < s->num_groups; ++i) {
+    const Group g = s->groups[i];
+    uint32_t j = i;
+    for (; j > 0 && s->groups[j - 1].count > g.count; --j) {
+      s->groups[j] = s->groups[j - 1];
+    }
+    s->groups[j] = g;
+  }
+}
+
+bool RuleIndex::Block(const Sources& s, size_t word, uint64_t* cand) const {
+  const size_t width = block_;
+  uint64_t tmp[kBlockWords];
+  for (uint32_t g = 0; g < s.num_groups; ++g) {
+    const Group& group = s.groups[g];
+    const uint64_t* const* p = s.ptrs + group.begin;
+    uint64_t* dst = g == 0 ? cand : tmp;
+    for (size_t k = 0; k < width; ++k) dst[k] = p[0][word + k];
+    for (uint32_t j = 1; j < group.n; ++j) {
+      for (size_t k = 0; k < width; ++k) dst[k] |= p[j][word + k];
+    }
+    uint64_t any = 0;
+    if (g == 0) {
+      for (size_t k = 0; k < width; ++k) any |= cand[k];
+    } else {
+      for (size_t k = 0; k < width; ++k) {
+        cand[k] &= tmp[k];
+        any |= cand[k];
+      }
+    }
+    if (any == 0) return false;
+  }
+  return true;
+}
 
 }  // namespace custodian::rules::internal
