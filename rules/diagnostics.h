@@ -11,9 +11,9 @@
 #define CUSTODIAN_RULES_DIAGNOSTICS_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "custodian/v1/diagnostic.pb.h"
 #include "rules/source_map.h"
 

@@ -8,8 +8,8 @@
 
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 
+#include "absl/strings/string_view.h"
 #include "custodian/v1/condition.pb.h"
 
 namespace custodian::rules {

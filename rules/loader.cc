@@ -169,7 +169,7 @@ class Reader {
     absl::flat_hash_map<std::string, std::string> seen;
     for (auto it = node.begin(); it != node.end(); ++it) {
       if (!Visit(path)) break;
-      const YAML::Node& key = it->first;
+      const YAML::Node key = it->first;  // a copy: it-> yields a temporary
       if (!key.IsScalar()) {
         diags_->ErrorAt(
             ToLocation(key.Mark()), path,

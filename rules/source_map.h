@@ -7,9 +7,9 @@
 #define CUSTODIAN_RULES_SOURCE_MAP_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
 
 namespace custodian::rules {
 
