@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "clients/evaluation_json.h"
+#include "nlohmann/json.hpp"
 #include "rules/check.h"
 #include "rules/compiled_ruleset.h"
 #include "rules/loader.h"
@@ -113,6 +114,58 @@ std::string ObservedText(const v1::ConditionTrace& trace) {
                       " — saw ", trace.observed());
 }
 
+void AppendDiagnostics(const rules::Diagnostics& diags,
+                       v1::ValidateRulesetResponse* response) {
+  for (const rules::Diagnostic& d : diags.Sorted()) {
+    d.ToProto(response->add_diagnostics());
+  }
+}
+
+// `rules validate -o json`: the same checks as LoadRules, every diagnostic
+// collected into one ValidateRulesetResponse.
+int RunRulesValidateJson(const RulesFiles& files, std::ostream& out,
+                         std::ostream& err) {
+  v1::ValidateRulesetResponse response;
+  std::unique_ptr<rules::RosterCheck> roster;
+  if (!files.roster_path.empty()) {
+    absl::StatusOr<std::string> text = rules::ReadTextFile(files.roster_path);
+    if (!text.ok()) {
+      err << "custodianctl: " << text.status().message() << "\n";
+      return kExitUsage;
+    }
+    roster = rules::CheckRosterText(*text, files.roster_path);
+    AppendDiagnostics(roster->diagnostics, &response);
+    if (!roster->valid()) {
+      response.set_valid(false);
+      out << ToJson(response);
+      return kExitFailed;
+    }
+  }
+  absl::StatusOr<std::string> text = rules::ReadTextFile(files.ruleset_path);
+  if (!text.ok()) {
+    err << "custodianctl: " << text.status().message() << "\n";
+    return kExitUsage;
+  }
+  std::unique_ptr<rules::RulesetCheck> ruleset = rules::CheckRulesetText(
+      *text, files.ruleset_path, roster ? &roster->roster : nullptr);
+  AppendDiagnostics(ruleset->diagnostics, &response);
+  bool valid = ruleset->valid();
+  if (valid) {
+    absl::StatusOr<std::unique_ptr<const rules::CompiledRuleset>> compiled =
+        rules::CompiledRuleset::Compile(ruleset->ruleset);
+    if (!compiled.ok()) {
+      valid = false;
+      v1::Diagnostic* d = response.add_diagnostics();
+      d->set_severity(v1::ERROR);
+      d->set_file(files.ruleset_path);
+      d->set_message(std::string(compiled.status().message()));
+    }
+  }
+  response.set_valid(valid);
+  out << ToJson(response);
+  return valid ? kExitOk : kExitFailed;
+}
+
 }  // namespace
 
 std::optional<absl::Time> ParseAtFlag(const std::string& value) {
@@ -126,6 +179,14 @@ std::optional<absl::Time> ParseAtFlag(const std::string& value) {
 
 int RunRulesValidate(const RulesFiles& files, std::ostream& out,
                      std::ostream& err) {
+  return RunRulesValidate(files, OutputFormat::kTable, out, err);
+}
+
+int RunRulesValidate(const RulesFiles& files, OutputFormat format,
+                     std::ostream& out, std::ostream& err) {
+  if (format == OutputFormat::kJson) {
+    return RunRulesValidateJson(files, out, err);
+  }
   LoadedRules loaded;
   int exit_code = LoadRules(files, /*compile=*/true, &loaded, err);
   if (exit_code != kExitOk) return exit_code;
@@ -167,6 +228,13 @@ int RunRulesEvaluate(const RulesFiles& files, std::istream& customers,
 
 int RunRulesExplain(const RulesFiles& files, const std::string& customer_json,
                     absl::Time at, std::ostream& out, std::ostream& err) {
+  return RunRulesExplain(files, customer_json, at, OutputFormat::kTable, out,
+                         err);
+}
+
+int RunRulesExplain(const RulesFiles& files, const std::string& customer_json,
+                    absl::Time at, OutputFormat format, std::ostream& out,
+                    std::ostream& err) {
   LoadedRules loaded;
   int exit_code = LoadRules(files, /*compile=*/true, &loaded, err);
   if (exit_code != kExitOk) return exit_code;
@@ -177,6 +245,10 @@ int RunRulesExplain(const RulesFiles& files, const std::string& customer_json,
   rules::EvaluateOptions options;
   options.explain = true;
   loaded.compiled->Evaluate(*customer, at, options, &evaluation);
+  if (format == OutputFormat::kJson) {
+    out << ToJson(evaluation);
+    return kExitOk;
+  }
 
   out << "customer " << evaluation.customer_id() << " at "
       << absl::FormatTime(absl::RFC3339_full, at, absl::UTCTimeZone()) << "\n";
@@ -224,6 +296,12 @@ int RunRulesExplain(const RulesFiles& files, const std::string& customer_json,
 
 int RunRulesTest(const RulesFiles& files, const std::string& tests_path,
                  absl::Time at, std::ostream& out, std::ostream& err) {
+  return RunRulesTest(files, tests_path, at, OutputFormat::kTable, out, err);
+}
+
+int RunRulesTest(const RulesFiles& files, const std::string& tests_path,
+                 absl::Time at, OutputFormat format, std::ostream& out,
+                 std::ostream& err) {
   LoadedRules loaded;
   int exit_code = LoadRules(files, /*compile=*/true, &loaded, err);
   if (exit_code != kExitOk) return exit_code;
@@ -241,6 +319,31 @@ int RunRulesTest(const RulesFiles& files, const std::string& tests_path,
   absl::Time default_at = suite->at.value_or(at);
   int passed = 0;
   int failed = 0;
+  if (format == OutputFormat::kJson) {
+    nlohmann::ordered_json tests = nlohmann::ordered_json::array();
+    for (const rules::TestCase& test : suite->tests) {
+      rules::TestOutcome outcome =
+          rules::RunTestCase(*loaded.compiled, test, default_at);
+      ++(outcome.passed() ? passed : failed);
+      nlohmann::ordered_json mismatches = nlohmann::ordered_json::array();
+      for (const rules::Mismatch& m : outcome.mismatches) {
+        mismatches.push_back(
+            {{"what", m.what}, {"expected", m.expected}, {"actual", m.actual}});
+      }
+      tests.push_back({{"name", test.name},
+                       {"file", tests_path},
+                       {"line", test.location.line},
+                       {"column", test.location.column},
+                       {"passed", outcome.passed()},
+                       {"mismatches", std::move(mismatches)}});
+    }
+    nlohmann::ordered_json document = {
+        {"tests", std::move(tests)}, {"passed", passed}, {"failed", failed}};
+    out << document.dump(2, ' ', /*ensure_ascii=*/false,
+                         nlohmann::ordered_json::error_handler_t::replace)
+        << "\n";
+    return failed == 0 ? kExitOk : kExitFailed;
+  }
   for (const rules::TestCase& test : suite->tests) {
     rules::TestOutcome outcome =
         rules::RunTestCase(*loaded.compiled, test, default_at);

@@ -9,6 +9,16 @@
 //   2  usage: a file that cannot be read, a bad --at.
 // Normal output goes to `out`.
 //
+// `-o json` (the OutputFormat overloads): `validate` prints one
+// ValidateRulesetResponse document ({"valid":..,"diagnostics":[...]}, roster
+// diagnostics first, no ruleset) and nothing to `err` except usage errors;
+// `explain` prints the Evaluation proto (with traces); `test` prints
+// {"tests":[{"name","file","line","column","passed","mismatches":[{"what",
+// "expected","actual"}]}],"passed":N,"failed":M}. Invalid files in
+// `explain`/`test` still print their diagnostics to `err` and no document.
+// `evaluate` always prints JSON lines and has no format choice. Exit codes
+// are the same in both formats.
+//
 // Thread-safe: no shared state.
 #ifndef CUSTODIAN_CLIENTS_RULES_COMMANDS_H_
 #define CUSTODIAN_CLIENTS_RULES_COMMANDS_H_
@@ -18,6 +28,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "clients/output.h"
 
 namespace custodian::clients {
 
@@ -33,6 +44,8 @@ struct RulesFiles {
 // `rules validate`: prints "FILE: valid (N warnings)" to `out` when valid.
 int RunRulesValidate(const RulesFiles& files, std::ostream& out,
                      std::ostream& err);
+int RunRulesValidate(const RulesFiles& files, OutputFormat format,
+                     std::ostream& out, std::ostream& err);
 
 // `rules evaluate`: reads one customer JSON object per line from `customers`
 // (named `customers_name` in messages) and writes one JSON line per customer
@@ -47,12 +60,18 @@ int RunRulesEvaluate(const RulesFiles& files, std::istream& customers,
 // for one customer given as a JSON object.
 int RunRulesExplain(const RulesFiles& files, const std::string& customer_json,
                     absl::Time at, std::ostream& out, std::ostream& err);
+int RunRulesExplain(const RulesFiles& files, const std::string& customer_json,
+                    absl::Time at, OutputFormat format, std::ostream& out,
+                    std::ostream& err);
 
 // `rules test`: runs a test file (rules/test_suite.h); prints PASS/FAIL per
 // test, a diff for each failure, and "N passed, M failed". Tests without
 // their own `at` use the file's, else `at`.
 int RunRulesTest(const RulesFiles& files, const std::string& tests_path,
                  absl::Time at, std::ostream& out, std::ostream& err);
+int RunRulesTest(const RulesFiles& files, const std::string& tests_path,
+                 absl::Time at, OutputFormat format, std::ostream& out,
+                 std::ostream& err);
 
 // Parses an RFC 3339 --at value.
 std::optional<absl::Time> ParseAtFlag(const std::string& value);

@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 
 namespace custodian::clients {
 namespace {
@@ -186,6 +187,105 @@ TEST_F(RulesCommandsTest, ABrokenTestFileIsLocated) {
   EXPECT_THAT(err_.str(),
               HasSubstr(tests + ":5:7: tests[0].expect.legal: department "
                                 "\"legal\" has no rules in the ruleset"));
+}
+
+TEST_F(RulesCommandsTest, ValidateJsonIsOneDocumentWithEveryDiagnostic) {
+  std::string path = Write("bad.yaml",
+                           "ruleset: bad\n"
+                           "departments:\n"
+                           "  sales:\n"
+                           "    rules:\n"
+                           "      - id: r1\n"
+                           "        when: {region: {gt: 5}}\n"
+                           "        assign: {pool: east-pool}\n");
+  EXPECT_EQ(RunRulesValidate({path, ""}, OutputFormat::kJson, out_, err_),
+            kExitFailed);
+  EXPECT_EQ(err_.str(), "");
+  nlohmann::json doc = nlohmann::json::parse(out_.str());
+  EXPECT_EQ(doc["valid"], false);
+  ASSERT_GE(doc["diagnostics"].size(), 1u) << out_.str();
+  const nlohmann::json& first = doc["diagnostics"][0];
+  EXPECT_EQ(first["severity"], "ERROR");
+  EXPECT_EQ(first["file"], path);
+  EXPECT_EQ(first["line"], 6);
+  EXPECT_EQ(first["field_path"], "departments.sales.rules[0].when.region.gt");
+  EXPECT_FALSE(doc.contains("ruleset"));
+}
+
+TEST_F(RulesCommandsTest, ValidateJsonAcceptsTheExample) {
+  EXPECT_EQ(RunRulesValidate(Examples(), OutputFormat::kJson, out_, err_),
+            kExitOk)
+      << err_.str();
+  nlohmann::json doc = nlohmann::json::parse(out_.str());
+  EXPECT_EQ(doc["valid"], true);
+  EXPECT_TRUE(doc["diagnostics"].is_array());
+  EXPECT_EQ(err_.str(), "");
+}
+
+TEST_F(RulesCommandsTest, ValidateJsonMissingFileIsAUsageError) {
+  EXPECT_EQ(RunRulesValidate({(dir_ / "nope.yaml").string(), ""},
+                             OutputFormat::kJson, out_, err_),
+            kExitUsage);
+  EXPECT_EQ(out_.str(), "");
+  EXPECT_THAT(err_.str(), HasSubstr("nope.yaml"));
+}
+
+TEST_F(RulesCommandsTest, ExplainJsonIsTheEvaluation) {
+  RulesFiles files{kExamples + "/ruleset.yaml", ""};
+  EXPECT_EQ(RunRulesExplain(files,
+                            R"({"id":"c-x","region":"CN/North/Beijing",)"
+                            R"("sales_stage":"lead"})",
+                            At(), OutputFormat::kJson, out_, err_),
+            kExitOk)
+      << err_.str();
+  nlohmann::json doc = nlohmann::json::parse(out_.str());
+  EXPECT_EQ(doc["customer_id"], "c-x");
+  bool found = false;
+  for (const auto& d : doc["departments"]) {
+    if (d["department"] == "sales") {
+      found = true;
+      EXPECT_EQ(d["rule_id"], "new-leads-to-pool");
+      EXPECT_FALSE(d["rule_traces"].empty());
+    }
+  }
+  EXPECT_TRUE(found) << out_.str();
+}
+
+TEST_F(RulesCommandsTest, TestJsonListsEveryTestWithItsMismatches) {
+  std::string tests =
+      Write("t.yaml",
+            "tests:\n"
+            "  - name: wrong on purpose\n"
+            "    customer: {id: c-1, region: US/West}\n"
+            "    expect:\n"
+            "      sales: {rule: new-leads-to-pool}\n"
+            "  - name: right\n"
+            "    customer: {id: c-2, region: US/West}\n"
+            "    expect:\n"
+            "      sales: {rule: fallback, pool: unassigned-sales}\n");
+  EXPECT_EQ(
+      RunRulesTest(Examples(), tests, At(), OutputFormat::kJson, out_, err_),
+      kExitFailed)
+      << err_.str();
+  nlohmann::json expected = {{"tests",
+                              {{{"name", "wrong on purpose"},
+                                {"file", tests},
+                                {"line", 2},
+                                {"column", 5},
+                                {"passed", false},
+                                {"mismatches",
+                                 {{{"what", "sales.rule"},
+                                   {"expected", "new-leads-to-pool"},
+                                   {"actual", "fallback"}}}}},
+                               {{"name", "right"},
+                                {"file", tests},
+                                {"line", 6},
+                                {"column", 5},
+                                {"passed", true},
+                                {"mismatches", nlohmann::json::array()}}}},
+                             {"passed", 1},
+                             {"failed", 1}};
+  EXPECT_EQ(nlohmann::json::parse(out_.str()), expected) << out_.str();
 }
 
 }  // namespace
