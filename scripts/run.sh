@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Builds custodiand (Release, build/release) when needed and runs it with the
-# sample roster and ruleset, keeping its data in ./data. Extra arguments go to
-# custodiand, e.g. `bash scripts/run.sh --listen 127.0.0.1:6000`.
+# Builds custodiand (Release, build/release) when needed and runs it on the
+# store in ./data. On the first start (./data empty) custodiand loads the
+# sample roster and publishes and activates the sample ruleset; later starts
+# serve what ./data holds and do not read the files again (delete ./data to
+# start over). Writes are synced. Extra arguments go to custodiand, e.g.
+# `bash scripts/run.sh --listen 127.0.0.1:6000`.
 #
 # Idempotent: dependencies are installed and the build directory configured
 # only once; ninja rebuilds only what changed.

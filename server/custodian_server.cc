@@ -8,18 +8,29 @@
 #include <utility>
 #include <vector>
 
-#include "absl/memory/memory.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "custodian/v1/roster_service.pb.h"
+#include "custodian/v1/ruleset_service.pb.h"
 #include "grpc/health/v1/health.pb.h"
 #include "rules/check.h"
 #include "rules/diagnostics.h"
 #include "rules/loader.h"
+#include "server/bootstrap.h"
+#include "server/request_checks.h"
+#include "storage/rocksdb_store.h"
+
+#ifndef CUSTODIAN_VERSION
+#define CUSTODIAN_VERSION "unknown"
+#endif
 
 namespace custodian::server {
 namespace {
+
+// Expired request-id records deleted per transaction by a sweep.
+constexpr size_t kSweepBatch = 1000;
 
 // Prefixes the message of a non-OK `status` with the option it concerns.
 absl::Status Annotate(absl::string_view option, const absl::Status& status) {
@@ -62,6 +73,33 @@ absl::Status ReportDiagnostics(absl::string_view option,
       absl::StrJoin(lines, "\n")));
 }
 
+// The file name stored with what the bootstrap writes: the path as given
+// when it is short enough for a request's file_name, else its last
+// component (cut to the limit).
+std::string StoredFileName(const std::string& path) {
+  if (path.size() <= kMaxFileNameCodePoints) return path;
+  return std::filesystem::path(path).filename().string().substr(
+      0, kMaxFileNameCodePoints);
+}
+
+// Whether BootstrapIfEmpty would write anything, by its contract
+// (bootstrap.h): nothing is active and everything stored was written by the
+// bootstrap itself. Only then are the files needed.
+bool BootstrapWouldWrite(const v1::GetRosterResponse& roster,
+                         const v1::ListRulesetVersionsResponse& versions) {
+  if (versions.active_version() != 0) return false;
+  if (roster.version() != 0 && roster.updated_by() != kBootstrapActor) {
+    return false;
+  }
+  if (versions.versions_size() > 1) return false;
+  if (versions.versions_size() == 1 &&
+      (versions.versions(0).version() != 1 ||
+       versions.versions(0).created_by() != kBootstrapActor)) {
+    return false;
+  }
+  return true;
+}
+
 // "127.0.0.1:0" and 41234 -> "127.0.0.1:41234".
 std::string WithPort(const std::string& listen_address, int port) {
   size_t colon = listen_address.rfind(':');
@@ -73,60 +111,138 @@ std::string WithPort(const std::string& listen_address, int port) {
 absl::StatusOr<std::unique_ptr<CustodianServer>> CustodianServer::Create(
     Options options) {
   RETURN_IF_ERROR(ValidateOptions(options));
-
   RETURN_IF_ERROR(CreateDataDir(options.data_dir));
-  LogInfo(absl::StrCat("data dir: ", options.data_dir,
-                       " (storage arrives in a later issue: nothing is "
-                       "stored yet, and nothing survives a restart)"));
 
-  std::string roster_text;
-  {
-    absl::StatusOr<std::string> text = rules::ReadTextFile(options.roster_file);
-    if (!text.ok()) return Annotate("roster_file", text.status());
-    roster_text = *std::move(text);
-  }
-  std::unique_ptr<rules::RosterCheck> roster =
-      rules::CheckRosterText(roster_text, options.roster_file);
-  RETURN_IF_ERROR(ReportDiagnostics("roster_file", options.roster_file,
-                                    roster->diagnostics));
-  LogInfo(absl::StrCat("roster ", options.roster_file, ": valid (",
-                       roster->roster.departments_size(), " departments, ",
-                       roster->roster.reps_size(), " reps, ",
-                       roster->roster.teams_size(), " teams, ",
-                       roster->diagnostics.warning_count(), " warnings)"));
+  storage::RocksDbStoreOptions store_options;
+  store_options.data_dir = options.data_dir;
+  store_options.create_if_missing = true;
+  store_options.sync_writes = options.sync_writes;
+  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+      storage::RocksDbStore::Open(store_options);
+  if (!store.ok()) return Annotate("data_dir", store.status());
 
-  std::string ruleset_text;
-  {
-    absl::StatusOr<std::string> text =
-        rules::ReadTextFile(options.ruleset_file);
-    if (!text.ok()) return Annotate("ruleset_file", text.status());
-    ruleset_text = *std::move(text);
-  }
-  std::unique_ptr<rules::RulesetCheck> ruleset = rules::CheckRulesetText(
-      ruleset_text, options.ruleset_file, &roster->roster);
-  RETURN_IF_ERROR(ReportDiagnostics("ruleset_file", options.ruleset_file,
-                                    ruleset->diagnostics));
-  LogInfo(absl::StrCat("ruleset ", options.ruleset_file, ": \"",
-                       ruleset->ruleset.name(), "\" valid against the roster (",
-                       ruleset->diagnostics.warning_count(), " warnings)"));
+  IdempotencyOptions idempotency;
+  idempotency.window = options.idempotency_window;
+  absl::StatusOr<std::unique_ptr<RosterRegistry>> roster =
+      RosterRegistry::Create({store->get(), options.clock, idempotency});
+  if (!roster.ok()) return roster.status();
+  absl::StatusOr<std::unique_ptr<RulesetRegistry>> rulesets =
+      RulesetRegistry::Create({store->get(), options.clock, idempotency});
+  if (!rulesets.ok()) return Annotate("data_dir", rulesets.status());
 
-  auto validator =
-      std::make_unique<RulesetValidator>(std::move(roster->roster));
-  std::unique_ptr<CustodianServer> server(new CustodianServer(
-      std::move(options), std::move(validator), ruleset->ruleset.name()));
+  // From here on the server object owns the store: on an error, its
+  // destructor closes it.
+  std::unique_ptr<CustodianServer> server(
+      new CustodianServer(std::move(options), *std::move(store),
+                          *std::move(roster), *std::move(rulesets)));
+  RETURN_IF_ERROR(server->Bootstrap());
   RETURN_IF_ERROR(server->Start());
+  server->sweeper_ = std::thread([s = server.get()] { s->SweepLoop(); });
+
+  const Options& o = server->options_;
+  const StartupReport& r = server->startup_;
+  if (!o.sync_writes) {
+    LogWarning(
+        "UNSAFE: writes are not synced (--unsafe-disable-sync): a crash of "
+        "custodiand loses nothing acknowledged, but an operating-system crash "
+        "or a power loss may lose the changes acknowledged in roughly the "
+        "last 30 seconds (each change lost whole, never half-written)");
+  }
+  LogWarning(
+      "local development mode: no authentication; listening on loopback "
+      "only; every change is recorded as actor \"local-dev\"");
+  LogInfo(absl::StrCat(
+      "custodiand ", CUSTODIAN_VERSION,
+      " serving custodian.v1.RulesetService, custodian.v1.RosterService, "
+      "grpc.health.v1.Health and server reflection on ",
+      server->address_, "; data dir ", o.data_dir, " (",
+      o.sync_writes ? "synced writes" : "UNSAFE: unsynced writes",
+      "); roster version ", r.roster_version, "; active ruleset ",
+      r.active_ruleset_version == 0
+          ? std::string("none")
+          : absl::StrCat("version ", r.active_ruleset_version, " \"",
+                         r.active_ruleset_name, "\""),
+      "; first-start bootstrap ",
+      r.bootstrapped ? "ran" : "did not run (stored state used)"));
   return server;
 }
 
 CustodianServer::CustodianServer(Options options,
-                                 std::unique_ptr<RulesetValidator> validator,
-                                 std::string ruleset_name)
+                                 std::unique_ptr<storage::Store> store,
+                                 std::unique_ptr<RosterRegistry> roster,
+                                 std::unique_ptr<RulesetRegistry> rulesets)
     : options_(std::move(options)),
-      validator_(std::move(validator)),
-      ruleset_service_(validator_.get()),
-      ruleset_name_(std::move(ruleset_name)) {}
+      idempotency_(IdempotencyOptions{options_.idempotency_window}),
+      store_(std::move(store)),
+      roster_(std::move(roster)),
+      rulesets_(std::move(rulesets)),
+      ruleset_service_(rulesets_.get()),
+      roster_service_(roster_.get()) {}
 
-CustodianServer::~CustodianServer() { Shutdown(absl::Now()); }
+CustodianServer::~CustodianServer() { (void)Shutdown(absl::Now()); }
+
+absl::Status CustodianServer::Bootstrap() {
+  ASSIGN_OR_RETURN(v1::GetRosterResponse roster, roster_->Get());
+  v1::ListRulesetVersionsRequest list;
+  list.set_page_size(2);
+  ASSIGN_OR_RETURN(v1::ListRulesetVersionsResponse versions,
+                   rulesets_->List(list));
+
+  if (!BootstrapWouldWrite(roster, versions)) {
+    LogInfo(absl::StrCat(
+        "data dir ", options_.data_dir, " holds state (roster version ",
+        roster.version(), ", active ruleset version ",
+        versions.active_version(), "): ", options_.roster_file, " and ",
+        options_.ruleset_file,
+        " are not read; the stored state is the truth (change it with "
+        "ApplyRoster, CreateRulesetVersion and ActivateRuleset)"));
+  } else {
+    LogInfo(absl::StrCat("data dir ", options_.data_dir,
+                         " holds no active ruleset: first start, loading ",
+                         options_.roster_file, " and ", options_.ruleset_file));
+    BootstrapFiles files;
+    {
+      absl::StatusOr<std::string> text =
+          rules::ReadTextFile(options_.roster_file);
+      if (!text.ok()) return Annotate("roster_file", text.status());
+      files.roster_text = *std::move(text);
+    }
+    std::unique_ptr<rules::RosterCheck> roster_check =
+        rules::CheckRosterText(files.roster_text, options_.roster_file);
+    RETURN_IF_ERROR(ReportDiagnostics("roster_file", options_.roster_file,
+                                      roster_check->diagnostics));
+    {
+      absl::StatusOr<std::string> text =
+          rules::ReadTextFile(options_.ruleset_file);
+      if (!text.ok()) return Annotate("ruleset_file", text.status());
+      files.ruleset_text = *std::move(text);
+    }
+    std::unique_ptr<rules::RulesetCheck> ruleset_check =
+        rules::CheckRulesetText(files.ruleset_text, options_.ruleset_file,
+                                &roster_check->roster);
+    RETURN_IF_ERROR(ReportDiagnostics("ruleset_file", options_.ruleset_file,
+                                      ruleset_check->diagnostics));
+    files.roster_file_name = StoredFileName(options_.roster_file);
+    files.ruleset_file_name = StoredFileName(options_.ruleset_file);
+    absl::StatusOr<BootstrapResult> result =
+        BootstrapIfEmpty(*roster_, *rulesets_, files);
+    if (!result.ok()) return Annotate("first-start bootstrap", result.status());
+    startup_.bootstrapped = *result == BootstrapResult::kBootstrapped;
+    ASSIGN_OR_RETURN(roster, roster_->Get());
+    ASSIGN_OR_RETURN(versions, rulesets_->List(list));
+  }
+
+  startup_.roster_version = roster.version();
+  startup_.active_ruleset_version = versions.active_version();
+  if (versions.active_version() != 0) {
+    v1::GetRulesetRequest get;
+    get.set_version(versions.active_version());
+    get.set_omit_source(true);
+    ASSIGN_OR_RETURN(v1::RulesetVersion active, rulesets_->Get(get));
+    startup_.active_ruleset_name = active.name();
+  }
+  return absl::OkStatus();
+}
 
 absl::Status CustodianServer::Start() {
   // gRPC's built-in health service is implemented without protobuf, so its
@@ -146,6 +262,7 @@ absl::Status CustodianServer::Start() {
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(options_.max_request_bytes));
   builder.RegisterService(&ruleset_service_);
+  builder.RegisterService(&roster_service_);
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     if (server_ != nullptr) {
@@ -158,20 +275,89 @@ absl::Status CustodianServer::Start() {
                      options_.listen_address, " (is the port in use?)"));
   }
   address_ = WithPort(options_.listen_address, port_);
-  server_->GetHealthCheckService()->SetServingStatus(
-      v1::RulesetService::service_full_name(), true);
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  health->SetServingStatus(v1::RulesetService::service_full_name(), true);
+  health->SetServingStatus(v1::RosterService::service_full_name(), true);
   return absl::OkStatus();
 }
 
-void CustodianServer::Shutdown(absl::Time deadline) {
+absl::StatusOr<size_t> CustodianServer::SweepIdempotencyNow() {
+  absl::MutexLock lock(&store_mu_);
+  if (store_closed_) {
+    return absl::FailedPreconditionError("the server is shut down");
+  }
+  const absl::Time now = options_.clock->Now();
+  size_t total = 0;
+  while (true) {
+    ASSIGN_OR_RETURN(size_t swept,
+                     idempotency_.SweepExpired(*store_, now, kSweepBatch));
+    total += swept;
+    if (swept < kSweepBatch) break;
+    // A long backlog: let a shutdown in progress stop it between batches.
+    absl::MutexLock sweeper_lock(&sweeper_mu_);
+    if (stop_sweeper_) break;
+  }
+  return total;
+}
+
+void CustodianServer::SweepLoop() {
+  sweeper_mu_.Lock();
+  while (true) {
+    sweeper_mu_.AwaitWithTimeout(absl::Condition(&stop_sweeper_),
+                                 options_.idempotency_sweep_interval);
+    if (stop_sweeper_) break;
+    sweeper_mu_.Unlock();
+    absl::StatusOr<size_t> swept = SweepIdempotencyNow();
+    if (!swept.ok()) {
+      LogError(absl::StrCat(
+          "idempotency sweep failed (retried in ",
+          absl::FormatDuration(options_.idempotency_sweep_interval),
+          "): ", swept.status().ToString()));
+    } else if (*swept > 0) {
+      LogInfo(absl::StrCat("idempotency sweep: deleted ", *swept,
+                           " expired request-id record(s)"));
+    }
+    sweeper_mu_.Lock();
+  }
+  sweeper_mu_.Unlock();
+}
+
+void CustodianServer::StopSweeper() {
+  {
+    absl::MutexLock lock(&sweeper_mu_);
+    stop_sweeper_ = true;
+  }
+  if (sweeper_.joinable()) sweeper_.join();
+}
+
+absl::Status CustodianServer::CloseStore() {
+  absl::MutexLock lock(&store_mu_);
+  if (store_closed_) return absl::OkStatus();
+  store_closed_ = true;
+  absl::Status status = store_->Close();
+  if (status.ok()) {
+    LogInfo(absl::StrCat("store in ", options_.data_dir, " closed cleanly"));
+  } else {
+    LogError(absl::StrCat("closing the store in ", options_.data_dir,
+                          " failed: ", status.ToString()));
+  }
+  return status;
+}
+
+absl::Status CustodianServer::Shutdown(absl::Time deadline) {
   absl::MutexLock lock(&shutdown_mu_);
-  if (shut_down_ || server_ == nullptr) return;
+  if (shut_down_) return shutdown_status_;
   shut_down_ = true;
-  // Health first, so that load balancers and probes stop sending new calls
-  // while the in-flight ones drain.
-  server_->GetHealthCheckService()->Shutdown();
-  server_->Shutdown(absl::ToChronoTime(deadline));
-  server_->Wait();
+  if (server_ != nullptr) {
+    // Health first, so that load balancers and probes stop sending new calls
+    // while the in-flight ones drain.
+    server_->GetHealthCheckService()->Shutdown();
+    server_->Shutdown(absl::ToChronoTime(deadline));
+    server_->Wait();
+  }
+  StopSweeper();
+  shutdown_status_ = CloseStore();
+  return shutdown_status_;
 }
 
 }  // namespace custodian::server

@@ -1,43 +1,80 @@
-// custodiand's server: loads and checks the roster and ruleset files, then
-// serves custodian.v1.RulesetService, grpc.health.v1.Health and server
-// reflection on a loopback address.
+// custodiand's server: opens the RocksDB store in the data directory, builds
+// the roster and ruleset registries over it, gives an empty store the roster
+// and ruleset files (first start), and serves custodian.v1.RulesetService,
+// custodian.v1.RosterService, grpc.health.v1.Health and server reflection on
+// a loopback address. A background thread deletes expired request-id
+// records.
 //
 // Local development mode only: there is no authentication yet, so Options
-// accepts loopback addresses only. Storage arrives in a later issue; the data
-// directory is created but nothing is written to it.
+// accepts loopback addresses only, and every mutation is recorded with the
+// actor "local-dev" (status_mapping.h, ActorOf).
 #ifndef CUSTODIAN_SERVER_CUSTODIAN_SERVER_H_
 #define CUSTODIAN_SERVER_CUSTODIAN_SERVER_H_
 
 #include <grpcpp/grpcpp.h>
 
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/idempotency.h"
+#include "server/roster_registry.h"
+#include "server/roster_service.h"
+#include "server/ruleset_registry.h"
 #include "server/ruleset_service.h"
 #include "server/server_options.h"
+#include "storage/store.h"
 
 namespace custodian::server {
+
+// What the server found and did at start-up, for the start-up log and tests.
+struct StartupReport {
+  // true when this start gave the store its first roster and ruleset
+  // (BootstrapIfEmpty ran and wrote); false when the store already had state
+  // and the roster and ruleset files were not read.
+  bool bootstrapped = false;
+  // The stored roster's version (0: no roster).
+  int64_t roster_version = 0;
+  // The active ruleset version and its `ruleset:` name (0 and "": none).
+  int64_t active_ruleset_version = 0;
+  std::string active_ruleset_name;
+};
 
 // Thread-safe: every method may be called from any thread.
 class CustodianServer {
  public:
-  // Validates `options`, creates the data directory, loads and checks the
-  // roster file and then the ruleset file against it, and starts serving.
+  // Validates `options` (ValidateOptions), creates the data directory and
+  // opens the store in it (sync_writes as the options say), and creates the
+  // registries. Then, if the store holds nothing but what an earlier,
+  // interrupted first start wrote (no active ruleset; bootstrap.h), reads
+  // and checks the roster file and the ruleset file against it, and
+  // BootstrapIfEmpty publishes and activates them. Otherwise the files are
+  // not read at all (they may be absent or invalid): the stored state is the
+  // truth, and the log says so. Finally binds the address and starts
+  // serving, and starts the idempotency sweeper.
   //
   // Returns:
-  //   INVALID_ARGUMENT naming the option when `options` is bad
-  //     (ValidateOptions), or when the roster or ruleset file does not
-  //     validate; the message then holds every error as
-  //     FILE:LINE:COL: field.path: message, one per line. Warnings are
-  //     logged to stderr and do not stop the start.
-  //   NOT_FOUND / PERMISSION_DENIED naming the file when a file cannot be
-  //     read; FAILED_PRECONDITION when the data directory cannot be created.
-  //   UNAVAILABLE when the address cannot be bound (e.g. in use).
-  // On success the server is serving and its health status is SERVING.
+  //   INVALID_ARGUMENT naming the option when `options` is bad; on first
+  //     start, when the roster or ruleset file does not validate: the
+  //     message starts with "roster_file: " or "ruleset_file: " and holds
+  //     every error as FILE:LINE:COL: field.path: message, one per line, and
+  //     nothing is written. Warnings are logged and do not stop the start.
+  //   NOT_FOUND / PERMISSION_DENIED naming the option when a file that is
+  //     needed (first start) cannot be read.
+  //   FAILED_PRECONDITION naming data_dir when it cannot be created or holds
+  //     an incompatible or foreign store; UNAVAILABLE naming data_dir when
+  //     it is locked by another process or on an I/O error; DATA_LOSS when
+  //     the store is corrupt.
+  //   UNAVAILABLE naming listen_address when it cannot be bound.
+  // On failure the store, if opened, is closed again. On success the server
+  // is serving and its health status is SERVING.
   static absl::StatusOr<std::unique_ptr<CustodianServer>> Create(
       Options options);
 
@@ -47,34 +84,69 @@ class CustodianServer {
   CustodianServer(const CustodianServer&) = delete;
   CustodianServer& operator=(const CustodianServer&) = delete;
 
-  // Stops accepting calls, lets in-flight calls finish until `deadline`,
-  // cancels those still running then, and returns once all have ended.
-  // Health turns NOT_SERVING. Idempotent: later calls return at once.
-  void Shutdown(absl::Time deadline);
+  // Stops gracefully: health turns NOT_SERVING, the server stops accepting
+  // calls, lets in-flight calls finish until `deadline` and cancels those
+  // still running then; once all have ended, stops the sweeper and closes
+  // the store (flushing it). Returns the result of closing the store, which
+  // is also logged (an error as an error). Idempotent: later calls return the
+  // first call's result at once. The data directory can be opened again
+  // (e.g. by a new server) once this returns.
+  absl::Status Shutdown(absl::Time deadline);
+
+  // Deletes every request-id record that has expired by the clock's now, as
+  // the background sweeper does every Options::idempotency_sweep_interval.
+  // Returns how many were deleted; the store's errors; FAILED_PRECONDITION
+  // after Shutdown.
+  absl::StatusOr<size_t> SweepIdempotencyNow();
 
   // The port the server is bound to (the chosen one when the option said 0).
   int port() const { return port_; }
   // Options::listen_address with the bound port, e.g. "127.0.0.1:41234".
   const std::string& address() const { return address_; }
-  // The name of the ruleset loaded at start-up (`ruleset:` in its file).
-  const std::string& ruleset_name() const { return ruleset_name_; }
+  // What happened at start-up.
+  const StartupReport& startup() const { return startup_; }
 
  private:
-  CustodianServer(Options options, std::unique_ptr<RulesetValidator> validator,
-                  std::string ruleset_name);
+  CustodianServer(Options options, std::unique_ptr<storage::Store> store,
+                  std::unique_ptr<RosterRegistry> roster,
+                  std::unique_ptr<RulesetRegistry> rulesets);
 
+  // Binds the address and starts serving.
   absl::Status Start();
+  // The first-start path of Create: bootstraps when needed; fills startup_.
+  absl::Status Bootstrap();
+  // The sweeper thread's loop: sweeps every interval until stopped.
+  void SweepLoop();
+  // Stops the sweeper thread and waits for it. Idempotent.
+  void StopSweeper();
+  // Closes the store (once) and returns the result.
+  absl::Status CloseStore();
 
   const Options options_;
-  const std::unique_ptr<RulesetValidator> validator_;
+  const Idempotency idempotency_;
+
+  // Guards the store against a sweep racing its closing: sweeps and Close
+  // hold it, and no sweep starts once the store is closed.
+  absl::Mutex store_mu_;
+  bool store_closed_ ABSL_GUARDED_BY(store_mu_) = false;
+  std::unique_ptr<storage::Store> store_;
+
+  const std::unique_ptr<RosterRegistry> roster_;
+  const std::unique_ptr<RulesetRegistry> rulesets_;
   RulesetServiceImpl ruleset_service_;
-  const std::string ruleset_name_;
+  RosterServiceImpl roster_service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::string address_;
+  StartupReport startup_;
+
+  absl::Mutex sweeper_mu_;
+  bool stop_sweeper_ ABSL_GUARDED_BY(sweeper_mu_) = false;
+  std::thread sweeper_;
 
   absl::Mutex shutdown_mu_;
   bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
+  absl::Status shutdown_status_ ABSL_GUARDED_BY(shutdown_mu_);
 };
 
 }  // namespace custodian::server

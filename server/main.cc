@@ -1,12 +1,14 @@
 // custodiand: the Custodian gRPC server.
 //
-//   custodiand [--listen 127.0.0.1:50051] [--data-dir ./data]
-//              [--ruleset examples/ruleset.yaml] [--roster
-//              examples/roster.yaml]
+//   custodiand [--config FILE] [--listen 127.0.0.1:50051] [--data-dir ./data]
+//              [--roster examples/roster.yaml]
+//              [--ruleset examples/ruleset.yaml] [--unsafe-disable-sync]
+//              [--idempotency-window 24h] [--idempotency-sweep-interval 10m]
+//              [--shutdown-grace 10s] [--max-request-bytes N] [--version]
 //
-// Logs to stderr. Stops gracefully on SIGTERM or SIGINT: in-flight calls get
-// kShutdownGrace to finish. Exit status 0 after a graceful stop, 1 when the
-// server cannot start, 2 on bad flags.
+// Options come from the config file (YAML, keys = Options field names, see
+// server_options.h), then from flags, which override the file. Logs to
+// stderr. Stops gracefully on SIGTERM or SIGINT. Exit status: see kExitCodes.
 #include <pthread.h>
 #include <signal.h>
 
@@ -26,35 +28,156 @@
 
 namespace {
 
-// How long in-flight calls may run after SIGTERM/SIGINT before they are
-// cancelled.
-constexpr absl::Duration kShutdownGrace = absl::Seconds(10);
+constexpr int kExitStopped = 0;       // stopped gracefully on SIGTERM/SIGINT
+constexpr int kExitCannotStart = 1;   // could not start (files, store, port)
+constexpr int kExitUsage = 2;         // bad flags, config file or option value
+constexpr int kExitUncleanClose = 3;  // stopped, but the store did not close
+                                      // cleanly (see the log)
+
+constexpr char kExitCodes[] =
+    "Exit status:\n"
+    "  0  stopped gracefully on SIGTERM or SIGINT (in-flight calls drained,\n"
+    "     store closed cleanly); also --help and --version\n"
+    "  1  could not start: a roster or ruleset file is missing or invalid on\n"
+    "     first start, the data dir cannot be opened (e.g. another custodiand\n"
+    "     uses it), or the address cannot be bound\n"
+    "  2  bad command line, config file or option value\n"
+    "  3  stopped, but closing the store failed (see the log)\n";
+
+// Sets *out from a duration flag's text when the flag was given. Returns
+// false (after printing why) when the text is not a duration.
+bool SetDurationFlag(const CLI::Option* flag, const std::string& text,
+                     absl::Duration* out) {
+  if (flag->count() == 0) return true;
+  absl::StatusOr<absl::Duration> d =
+      custodian::server::ParseDurationOption(flag->get_name(), text);
+  if (!d.ok()) {
+    std::cerr << "custodiand: " << d.status().message() << "\n";
+    return false;
+  }
+  *out = *d;
+  return true;
+}
 
 int Run(int argc, char** argv) {
-  custodian::server::Options options;
+  const custodian::server::Options defaults;
   CLI::App app{"custodiand: the Custodian server (who owns each customer)",
                "custodiand"};
   app.set_version_flag("--version",
                        std::string("custodiand ") + CUSTODIAN_VERSION);
-  app.add_option("--listen", options.listen_address,
-                 "host:port to serve gRPC on; loopback only until "
-                 "authentication is built; port 0 picks a free port")
-      ->capture_default_str();
-  app.add_option("--data-dir", options.data_dir,
-                 "directory for durable state; created if missing")
-      ->capture_default_str();
-  app.add_option("--ruleset", options.ruleset_file,
-                 "ruleset file (YAML/JSON) checked against the roster at "
-                 "start-up")
-      ->capture_default_str();
-  app.add_option("--roster", options.roster_file,
-                 "roster file (YAML/JSON) loaded at start-up")
-      ->capture_default_str();
+  app.footer(
+      absl::StrCat("A config file sets the same options with their Options "
+                   "names as keys (listen_address, data_dir, sync_writes, "
+                   "roster_file, ruleset_file, max_request_bytes, "
+                   "idempotency_window, idempotency_sweep_interval, "
+                   "shutdown_grace); flags override it.\n\n",
+                   kExitCodes));
+
+  std::string config_file;
+  std::string listen = defaults.listen_address;
+  std::string data_dir = defaults.data_dir;
+  std::string roster_file = defaults.roster_file;
+  std::string ruleset_file = defaults.ruleset_file;
+  size_t max_request_bytes = defaults.max_request_bytes;
+  std::string idempotency_window =
+      absl::FormatDuration(defaults.idempotency_window);
+  std::string sweep_interval =
+      absl::FormatDuration(defaults.idempotency_sweep_interval);
+  std::string shutdown_grace = absl::FormatDuration(defaults.shutdown_grace);
+
+  app.add_option("--config", config_file,
+                 "YAML config file; keys are option names (see below); flags "
+                 "given on the command line override it")
+      ->type_name("FILE");
+  CLI::Option* listen_flag =
+      app.add_option("--listen", listen,
+                     "host:port to serve gRPC on; loopback only until "
+                     "authentication is built; port 0 picks a free port")
+          ->capture_default_str();
+  CLI::Option* data_dir_flag =
+      app.add_option("--data-dir", data_dir,
+                     "the RocksDB store directory holding all durable state; "
+                     "created if missing; one custodiand at a time")
+          ->capture_default_str();
+  CLI::Option* roster_flag =
+      app.add_option("--roster", roster_file,
+                     "roster file (YAML/JSON) applied on first start (empty "
+                     "data dir); not read once the store has state")
+          ->capture_default_str();
+  CLI::Option* ruleset_flag =
+      app.add_option("--ruleset", ruleset_file,
+                     "ruleset file (YAML/JSON) published as version 1 and "
+                     "activated on first start; not read once the store has "
+                     "state")
+          ->capture_default_str();
+  bool unsafe_disable_sync = false;
+  CLI::Option* unsafe_flag = app.add_flag(
+      "--unsafe-disable-sync", unsafe_disable_sync,
+      "UNSAFE: acknowledge changes before they reach the disk (no fsync per "
+      "commit). A crash of custodiand loses nothing acknowledged, but an "
+      "operating-system crash or a power loss may lose the changes "
+      "acknowledged in roughly the last 30 seconds; each is lost whole, "
+      "never half-written, and the store stays consistent. Default: every "
+      "change is synced before it is acknowledged (concurrent changes share "
+      "one fsync)");
+  CLI::Option* max_request_flag =
+      app.add_option("--max-request-bytes", max_request_bytes,
+                     "largest request message accepted, in bytes (at least "
+                     "4 MiB + 64 KiB)")
+          ->capture_default_str();
+  CLI::Option* window_flag =
+      app.add_option("--idempotency-window", idempotency_window,
+                     "how long a retry with the same request_id gets the "
+                     "first answer (e.g. 24h, 90m)")
+          ->capture_default_str()
+          ->type_name("DURATION");
+  CLI::Option* sweep_flag =
+      app.add_option("--idempotency-sweep-interval", sweep_interval,
+                     "how often expired request-id records are deleted")
+          ->capture_default_str()
+          ->type_name("DURATION");
+  CLI::Option* grace_flag =
+      app.add_option("--shutdown-grace", shutdown_grace,
+                     "on SIGTERM/SIGINT, how long in-flight calls may run "
+                     "before they are cancelled")
+          ->capture_default_str()
+          ->type_name("DURATION");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     // --help and --version end here too, with exit code 0.
-    return app.exit(e) == 0 ? 0 : 2;
+    return app.exit(e) == 0 ? kExitStopped : kExitUsage;
+  }
+
+  custodian::server::Options options;
+  if (!config_file.empty()) {
+    if (absl::Status s =
+            custodian::server::LoadOptionsFile(config_file, &options);
+        !s.ok()) {
+      std::cerr << "custodiand: " << s.message() << "\n";
+      return kExitUsage;
+    }
+  }
+  if (listen_flag->count() > 0) options.listen_address = listen;
+  if (data_dir_flag->count() > 0) options.data_dir = data_dir;
+  if (roster_flag->count() > 0) options.roster_file = roster_file;
+  if (ruleset_flag->count() > 0) options.ruleset_file = ruleset_file;
+  if (unsafe_flag->count() > 0 && unsafe_disable_sync) {
+    options.sync_writes = false;
+  }
+  if (max_request_flag->count() > 0) {
+    options.max_request_bytes = max_request_bytes;
+  }
+  if (!SetDurationFlag(window_flag, idempotency_window,
+                       &options.idempotency_window) ||
+      !SetDurationFlag(sweep_flag, sweep_interval,
+                       &options.idempotency_sweep_interval) ||
+      !SetDurationFlag(grace_flag, shutdown_grace, &options.shutdown_grace)) {
+    return kExitUsage;
+  }
+  if (absl::Status s = custodian::server::ValidateOptions(options); !s.ok()) {
+    std::cerr << "custodiand: " << s.message() << "\n";
+    return kExitUsage;
   }
 
   // Block the stop signals before any thread starts, so that every gRPC
@@ -66,25 +189,20 @@ int Run(int argc, char** argv) {
   if (int err = pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr); err != 0) {
     custodian::LogError(
         absl::StrCat("cannot block SIGINT/SIGTERM: ", std::strerror(err)));
-    return 1;
+    return kExitCannotStart;
   }
 
-  custodian::LogInfo(
-      absl::StrCat("custodiand ", CUSTODIAN_VERSION, " starting"));
+  custodian::LogInfo(absl::StrCat(
+      "custodiand ", CUSTODIAN_VERSION, " starting",
+      config_file.empty() ? std::string()
+                          : absl::StrCat(" (config ", config_file, ")")));
   absl::StatusOr<std::unique_ptr<custodian::server::CustodianServer>> server =
       custodian::server::CustodianServer::Create(options);
   if (!server.ok()) {
     custodian::LogError(
         absl::StrCat("cannot start: ", server.status().message()));
-    return 1;
+    return kExitCannotStart;
   }
-  custodian::LogWarning(
-      "local development mode: no authentication; listening on loopback "
-      "only (authentication arrives in a later issue)");
-  custodian::LogInfo(absl::StrCat(
-      "serving custodian.v1.RulesetService, grpc.health.v1.Health and "
-      "server reflection on ",
-      (*server)->address(), " (ruleset \"", (*server)->ruleset_name(), "\")"));
 
   int signal_number = 0;
   if (int err = sigwait(&stop_signals, &signal_number); err != 0) {
@@ -94,10 +212,12 @@ int Run(int argc, char** argv) {
   custodian::LogInfo(absl::StrCat(
       "received ", signal_number == 0 ? "error" : strsignal(signal_number),
       "; shutting down (in-flight calls get ",
-      absl::FormatDuration(kShutdownGrace), ")"));
-  (*server)->Shutdown(absl::Now() + kShutdownGrace);
+      absl::FormatDuration(options.shutdown_grace), ")"));
+  absl::Status closed =
+      (*server)->Shutdown(absl::Now() + options.shutdown_grace);
+  if (!closed.ok()) return kExitUncleanClose;
   custodian::LogInfo("stopped");
-  return 0;
+  return kExitStopped;
 }
 
 }  // namespace

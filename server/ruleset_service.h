@@ -1,84 +1,67 @@
-// The Rulesets API: ValidateRuleset.
+// custodian.v1.RulesetService: the thin gRPC adapter over RulesetRegistry
+// (server/ruleset_registry.h), which holds every rule of the API: request
+// checks, validation against the stored roster, versions, activation,
+// request ids. Each handler translates the request, delegates, and maps the
+// result through ToGrpcStatus (server/status_mapping.h), error details
+// included. Mutations are recorded with the actor ActorOf(context).
 //
-// RulesetValidator is the operation, independent of gRPC: it checks the
-// request and runs the rules check pipeline (rules/check.h) against the
-// roster it was given. RulesetServiceImpl is the thin gRPC adapter over it.
+// Each call runs on the gRPC callback thread; the work is bounded (at most
+// 4 MiB of text to check, one store transaction that waits for at most one
+// shared fsync and the store's lock timeout).
+//
+// Thread-safe: the registry is.
 #ifndef CUSTODIAN_SERVER_RULESET_SERVICE_H_
 #define CUSTODIAN_SERVER_RULESET_SERVICE_H_
 
 #include <grpcpp/grpcpp.h>
 
-#include <cstddef>
-#include <utility>
-
-#include "absl/status/status.h"
-#include "absl/strings/string_view.h"
-#include "custodian/v1/roster.pb.h"
 #include "custodian/v1/ruleset_service.grpc.pb.h"
 #include "custodian/v1/ruleset_service.pb.h"
+#include "server/ruleset_registry.h"
 
 namespace custodian::server {
 
-// The name diagnostics report for `source_text` when the request gives none.
-inline constexpr absl::string_view kDefaultRulesetFileName = "ruleset.yaml";
-// The name diagnostics report for a ruleset sent in proto form.
-inline constexpr absl::string_view kProtoRulesetFileName = "<request>";
-// Longest accepted `file_name`, in characters (Unicode code points).
-inline constexpr size_t kMaxFileNameChars = 255;
-
-// Returns OK if `request` is well formed. Otherwise INVALID_ARGUMENT whose
-// message names every bad field:
-//   - `source` when neither source_text nor ruleset is set;
-//   - `source_text` when it is larger than rules::kMaxFileBytes (4 MiB);
-//   - `file_name` when it is longer than 255 characters, is not valid UTF-8,
-//     or holds a control character.
-// An empty file_name is allowed (it defaults to "ruleset.yaml").
-absl::Status CheckValidateRulesetRequest(
-    const v1::ValidateRulesetRequest& request);
-
-// Validates rulesets against a fixed roster.
-//
-// Thread-safe: immutable after construction.
-class RulesetValidator {
- public:
-  explicit RulesetValidator(v1::Roster roster) : roster_(std::move(roster)) {}
-  RulesetValidator(const RulesetValidator&) = delete;
-  RulesetValidator& operator=(const RulesetValidator&) = delete;
-
-  // Checks `request` (CheckValidateRulesetRequest) and, if it is well formed,
-  // validates its ruleset against the roster and fills *response: `valid`,
-  // every diagnostic in file order, and the ruleset with defaults applied
-  // when valid. Diagnostics name `file_name` (default "ruleset.yaml") for
-  // source text and "<request>" for the proto form.
-  //
-  // An invalid ruleset is OK with valid = false. On a malformed request
-  // returns INVALID_ARGUMENT and leaves *response unchanged.
-  absl::Status Validate(const v1::ValidateRulesetRequest& request,
-                        v1::ValidateRulesetResponse* response) const;
-
-  const v1::Roster& roster() const { return roster_; }
-
- private:
-  const v1::Roster roster_;
-};
-
-// custodian.v1.RulesetService over a RulesetValidator.
-//
-// Validation is bounded CPU work (at most 4 MiB of text) and runs on the
-// callback thread.
 class RulesetServiceImpl final : public v1::RulesetService::CallbackService {
  public:
-  // REQUIRES: `validator` outlives this service.
-  explicit RulesetServiceImpl(const RulesetValidator* validator)
-      : validator_(validator) {}
+  // REQUIRES: `registry` is not null and outlives this service.
+  explicit RulesetServiceImpl(RulesetRegistry* registry)
+      : registry_(registry) {}
 
+  RulesetServiceImpl(const RulesetServiceImpl&) = delete;
+  RulesetServiceImpl& operator=(const RulesetServiceImpl&) = delete;
+
+  // RulesetRegistry::Validate.
   grpc::ServerUnaryReactor* ValidateRuleset(
       grpc::CallbackServerContext* context,
       const v1::ValidateRulesetRequest* request,
       v1::ValidateRulesetResponse* response) override;
+  // RulesetRegistry::CreateVersion by ActorOf(context).
+  grpc::ServerUnaryReactor* CreateRulesetVersion(
+      grpc::CallbackServerContext* context,
+      const v1::CreateRulesetVersionRequest* request,
+      v1::RulesetVersion* response) override;
+  // RulesetRegistry::Get.
+  grpc::ServerUnaryReactor* GetRuleset(grpc::CallbackServerContext* context,
+                                       const v1::GetRulesetRequest* request,
+                                       v1::RulesetVersion* response) override;
+  // RulesetRegistry::List.
+  grpc::ServerUnaryReactor* ListRulesetVersions(
+      grpc::CallbackServerContext* context,
+      const v1::ListRulesetVersionsRequest* request,
+      v1::ListRulesetVersionsResponse* response) override;
+  // RulesetRegistry::Activate by ActorOf(context).
+  grpc::ServerUnaryReactor* ActivateRuleset(
+      grpc::CallbackServerContext* context,
+      const v1::ActivateRulesetRequest* request,
+      v1::ActivateRulesetResponse* response) override;
+  // RulesetRegistry::Diff.
+  grpc::ServerUnaryReactor* DiffRulesets(
+      grpc::CallbackServerContext* context,
+      const v1::DiffRulesetsRequest* request,
+      v1::DiffRulesetsResponse* response) override;
 
  private:
-  const RulesetValidator* const validator_;
+  RulesetRegistry* const registry_;
 };
 
 }  // namespace custodian::server

@@ -1,14 +1,20 @@
 #include "server/server_options.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include <climits>
 #include <cstdint>
+#include <set>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "rules/loader.h"
 
 namespace custodian::server {
@@ -88,7 +94,162 @@ absl::Status ValidatePath(absl::string_view name, absl::string_view path) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateDuration(absl::string_view name, absl::Duration value,
+                              absl::Duration min, bool min_allowed) {
+  if (value == absl::InfiniteDuration() || value < min ||
+      (!min_allowed && value == min)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        name, " ", absl::FormatDuration(value), " must be ",
+        min_allowed ? ">= " : "> ", absl::FormatDuration(min), " and finite"));
+  }
+  return absl::OkStatus();
+}
+
+// The keys a config file may set: the names of the Options fields.
+constexpr absl::string_view kOptionNames[] = {
+    "listen_address",     "data_dir",
+    "sync_writes",        "ruleset_file",
+    "roster_file",        "max_request_bytes",
+    "idempotency_window", "idempotency_sweep_interval",
+    "shutdown_grace"};
+
+bool IsOptionName(absl::string_view name) {
+  for (absl::string_view option : kOptionNames) {
+    if (option == name) return true;
+  }
+  return false;
+}
+
+// "PATH:LINE:COL: " of a YAML mark (yaml-cpp counts from 0).
+std::string Where(const std::string& path, const YAML::Mark& mark) {
+  if (mark.line < 0 || mark.column < 0) return absl::StrCat(path, ": ");
+  return absl::StrCat(path, ":", mark.line + 1, ":", mark.column + 1, ": ");
+}
+
+// Sets the option named `key` from the scalar `value`. Returns the problem,
+// or "" when it was set. REQUIRES: IsOptionName(key).
+std::string SetOption(absl::string_view key, const std::string& value,
+                      Options* options) {
+  std::string* text_option = nullptr;
+  if (key == "listen_address") text_option = &options->listen_address;
+  if (key == "data_dir") text_option = &options->data_dir;
+  if (key == "ruleset_file") text_option = &options->ruleset_file;
+  if (key == "roster_file") text_option = &options->roster_file;
+  if (text_option != nullptr) {
+    *text_option = value;
+    return "";
+  }
+  if (key == "sync_writes") {
+    if (value == "true") {
+      options->sync_writes = true;
+    } else if (value == "false") {
+      options->sync_writes = false;
+    } else {
+      return absl::StrCat("\"", value, "\" is not true or false");
+    }
+    return "";
+  }
+  if (key == "max_request_bytes") {
+    uint64_t bytes = 0;
+    bool digits = !value.empty();
+    for (char c : value) {
+      digits = digits && absl::ascii_isdigit(static_cast<unsigned char>(c));
+    }
+    if (!digits || !absl::SimpleAtoi(value, &bytes)) {
+      return absl::StrCat("\"", value, "\" is not a number of bytes");
+    }
+    options->max_request_bytes = static_cast<size_t>(bytes);
+    return "";
+  }
+  absl::Duration* duration_option = nullptr;
+  if (key == "idempotency_window") {
+    duration_option = &options->idempotency_window;
+  }
+  if (key == "idempotency_sweep_interval") {
+    duration_option = &options->idempotency_sweep_interval;
+  }
+  if (key == "shutdown_grace") duration_option = &options->shutdown_grace;
+  if (duration_option != nullptr) {
+    absl::StatusOr<absl::Duration> d = ParseDurationOption(key, value);
+    if (!d.ok()) {
+      // The message starts with the key, which the caller adds itself.
+      absl::string_view message = d.status().message();
+      absl::ConsumePrefix(&message, absl::StrCat(key, " "));
+      return std::string(message);
+    }
+    *duration_option = *d;
+    return "";
+  }
+  return "is not an option";
+}
+
 }  // namespace
+
+absl::StatusOr<absl::Duration> ParseDurationOption(absl::string_view name,
+                                                   absl::string_view text) {
+  absl::Duration d;
+  if (!absl::ParseDuration(std::string(text), &d) ||
+      d == absl::InfiniteDuration() || d == -absl::InfiniteDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " \"", text,
+                     "\" is not a duration such as 24h, 10m, 90s or 1h30m"));
+  }
+  return d;
+}
+
+absl::Status LoadOptionsFile(const std::string& path, Options* options) {
+  absl::StatusOr<std::string> text = rules::ReadTextFile(path);
+  if (!text.ok()) {
+    return absl::Status(text.status().code(),
+                        absl::StrCat("config file: ", text.status().message()));
+  }
+  YAML::Node root;
+  try {
+    root = YAML::Load(*text);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Where(path, e.mark), "syntax error: ", e.msg));
+  }
+  if (root.IsNull()) return absl::OkStatus();
+  if (!root.IsMap()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Where(path, root.Mark()),
+                     "the config file must be a mapping of option names to "
+                     "values"));
+  }
+  std::set<std::string> seen;
+  for (const auto& entry : root) {
+    const YAML::Node& key = entry.first;
+    const YAML::Node& value = entry.second;
+    if (!key.IsScalar()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          Where(path, key.Mark()), "option names must be plain text"));
+    }
+    const std::string& name = key.Scalar();
+    if (!seen.insert(name).second) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          Where(path, key.Mark()), name, ": is set more than once"));
+    }
+    if (!IsOptionName(name)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          Where(path, key.Mark()), name, ": is not an option; options are ",
+          absl::StrJoin(kOptionNames, ", ")));
+    }
+    if (!value.IsScalar()) {
+      // An empty value has no useful position of its own: point at the key.
+      return absl::InvalidArgumentError(absl::StrCat(
+          Where(path, value.IsNull() ? key.Mark() : value.Mark()), name,
+          ": must be a single value, not a list, a mapping or "
+          "empty"));
+    }
+    std::string problem = SetOption(name, value.Scalar(), options);
+    if (!problem.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(Where(path, value.Mark()), name, ": ", problem));
+    }
+  }
+  return absl::OkStatus();
+}
 
 absl::Status ValidateOptions(const Options& options) {
   if (absl::Status s = ValidateListenAddress(options.listen_address); !s.ok()) {
@@ -109,6 +270,26 @@ absl::Status ValidateOptions(const Options& options) {
         absl::StrCat("max_request_bytes ", options.max_request_bytes,
                      " is not in [", kMinRequestBytes, ", ", INT_MAX,
                      "]: requests must fit the largest accepted ruleset text"));
+  }
+  if (absl::Status s =
+          ValidateDuration("idempotency_window", options.idempotency_window,
+                           absl::ZeroDuration(), false);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ValidateDuration("idempotency_sweep_interval",
+                                        options.idempotency_sweep_interval,
+                                        absl::ZeroDuration(), false);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ValidateDuration(
+          "shutdown_grace", options.shutdown_grace, absl::ZeroDuration(), true);
+      !s.ok()) {
+    return s;
+  }
+  if (options.clock == nullptr) {
+    return absl::InvalidArgumentError("clock is null");
   }
   return absl::OkStatus();
 }

@@ -1,5 +1,6 @@
 // The configuration of custodiand: one struct, each field with its default.
-// main.cc fills it from flags; tests fill it directly.
+// main.cc fills it from a config file (LoadOptionsFile) and then from flags;
+// tests fill it directly. ValidateOptions checks it before anything is built.
 #ifndef CUSTODIAN_SERVER_SERVER_OPTIONS_H_
 #define CUSTODIAN_SERVER_SERVER_OPTIONS_H_
 
@@ -7,6 +8,10 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
 
 namespace custodian::server {
 
@@ -18,33 +23,94 @@ struct Options {
   // (DESIGN.md "Security").
   std::string listen_address = "127.0.0.1:50051";
 
-  // Directory for the server's durable state; created (with parents) if
-  // missing. Storage arrives with the durable core issue: nothing is written
-  // there yet.
+  // The RocksDB store directory: all durable state (roster, ruleset versions,
+  // activations, request-id records). Created, with its parents, if missing.
+  // Only one custodiand may use a data directory at a time.
   std::string data_dir = "./data";
 
-  // The ruleset file (YAML or JSON, RULES.md) checked against the roster at
-  // start-up. The server refuses to start if it does not validate.
+  // true (default): a call that changes state returns only once its commit
+  // is on disk (fsync of the write-ahead log); concurrent commits share one
+  // fsync (group commit). Nothing acknowledged is ever lost.
+  //
+  // false (UNSAFE; flag --unsafe-disable-sync): a commit is acknowledged once
+  // it is written to the operating system. A crash or kill of custodiand
+  // loses nothing acknowledged, but an operating-system crash or a power loss
+  // may lose the changes acknowledged in roughly the last 30 seconds (the
+  // OS's dirty-page write-back delay); each lost change is lost whole (never
+  // half-written) and the store stays consistent, but callers were told
+  // "done" for changes that are gone. Same contract as
+  // storage::RocksDbStoreOptions::sync_writes.
+  bool sync_writes = true;
+
+  // The ruleset file (YAML or JSON, RULES.md) published as version 1 and
+  // activated on first start, i.e. when the data directory holds no state.
+  // Afterwards it is not read: the stored state is the truth. On first start
+  // the server refuses to start if it does not validate against the roster
+  // file.
   std::string ruleset_file = "examples/ruleset.yaml";
 
-  // The roster file (RULES.md "Roster file") loaded at start-up; rulesets sent
-  // to ValidateRuleset are checked against it. The server refuses to start if
-  // it does not validate.
+  // The roster file (RULES.md "Roster file") applied on first start, as
+  // ruleset_file is; ignored afterwards. On first start the server refuses to
+  // start if it does not validate.
   std::string roster_file = "examples/roster.yaml";
 
   // Largest request message accepted, in bytes. Must leave room for a
-  // ValidateRuleset request carrying the largest accepted ruleset text
-  // (4 MiB) so that an oversized text gets INVALID_ARGUMENT naming
-  // `source_text` rather than a transport error. Larger messages are
-  // rejected by gRPC with RESOURCE_EXHAUSTED.
+  // request carrying the largest accepted ruleset or roster text (4 MiB) so
+  // that an oversized text gets INVALID_ARGUMENT naming `source_text` rather
+  // than a transport error. Larger messages are rejected by gRPC with
+  // RESOURCE_EXHAUSTED.
   size_t max_request_bytes = 8 << 20;
+
+  // How long the first answer of a mutating call is kept and returned to a
+  // retry with the same request_id (AIP-155). Must be > 0. After it, the id
+  // may be reused for a new request.
+  absl::Duration idempotency_window = absl::Hours(24);
+
+  // How often expired request-id records are deleted from the store. Must be
+  // > 0. Expired records are ignored as soon as they expire; the sweep only
+  // reclaims their space.
+  absl::Duration idempotency_sweep_interval = absl::Minutes(10);
+
+  // On SIGTERM/SIGINT: how long in-flight calls may run before they are
+  // cancelled (main.cc passes now + this to CustodianServer::Shutdown).
+  // Must be >= 0.
+  absl::Duration shutdown_grace = absl::Seconds(10);
+
+  // The source of time for every record the server writes and for the
+  // idempotency window. Not settable from a file or flag: tests inject a
+  // ManualClock. Must not be null; must outlive the server.
+  Clock* clock = Clock::Real();
 };
 
 // Returns OK if `options` can be used to build a server; otherwise
 // INVALID_ARGUMENT naming the first bad option (e.g. "listen_address ...").
-// Checks syntax only: files are read and the port is bound by
+// Checks syntax only: files are read, the store opened and the port bound by
 // CustodianServer::Create.
 absl::Status ValidateOptions(const Options& options);
+
+// Parses a duration option given as text: a sequence of decimal numbers with
+// units "h", "m", "s", "ms", "us" or "ns" (absl::ParseDuration), such as
+// "24h", "90s" or "1h30m". Returns INVALID_ARGUMENT naming `name` when the
+// text is not such a duration or is infinite. Range checks are
+// ValidateOptions's.
+absl::StatusOr<absl::Duration> ParseDurationOption(absl::string_view name,
+                                                   absl::string_view text);
+
+// Reads the YAML config file at `path` and sets, in *options, each option it
+// names; options it does not name keep their value. The file is a mapping
+// whose keys are the option names above (listen_address, data_dir,
+// sync_writes, ruleset_file, roster_file, max_request_bytes,
+// idempotency_window, idempotency_sweep_interval, shutdown_grace), each with
+// a scalar value: text, true/false for sync_writes, a number for
+// max_request_bytes, a duration (ParseDurationOption) for the durations. An
+// empty file sets nothing.
+//
+// Returns NOT_FOUND / PERMISSION_DENIED naming `path` when it cannot be read,
+// or INVALID_ARGUMENT "PATH:LINE:COL: KEY: problem" for a syntax error, a
+// document that is not a mapping, an unknown or repeated key, or a value of
+// the wrong type; *options is then unspecified. Does not call
+// ValidateOptions.
+absl::Status LoadOptionsFile(const std::string& path, Options* options);
 
 }  // namespace custodian::server
 

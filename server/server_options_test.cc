@@ -1,5 +1,9 @@
 #include "server/server_options.h"
 
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -8,6 +12,7 @@
 namespace custodian::server {
 namespace {
 
+using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
 absl::Status WithListen(const std::string& address) {
@@ -69,6 +74,156 @@ TEST(ServerOptionsTest, RefusesARequestLimitBelowTheLargestRuleset) {
   absl::Status status = ValidateOptions(options);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(status.message()), StartsWith("max_request_bytes "));
+}
+
+TEST(ServerOptionsTest, SyncedWritesAndAOneDayWindowAreTheDefaults) {
+  Options options;
+  EXPECT_TRUE(options.sync_writes);
+  EXPECT_EQ(options.idempotency_window, absl::Hours(24));
+  EXPECT_GT(options.idempotency_sweep_interval, absl::ZeroDuration());
+  EXPECT_GE(options.shutdown_grace, absl::ZeroDuration());
+  EXPECT_NE(options.clock, nullptr);
+}
+
+TEST(ServerOptionsTest, RefusesNonPositiveOrInfiniteDurationsNamingThem) {
+  Options options;
+  options.idempotency_window = absl::ZeroDuration();
+  EXPECT_THAT(std::string(ValidateOptions(options).message()),
+              StartsWith("idempotency_window "));
+  options = Options();
+  options.idempotency_window = absl::InfiniteDuration();
+  EXPECT_THAT(std::string(ValidateOptions(options).message()),
+              StartsWith("idempotency_window "));
+  options = Options();
+  options.idempotency_sweep_interval = -absl::Seconds(1);
+  EXPECT_THAT(std::string(ValidateOptions(options).message()),
+              StartsWith("idempotency_sweep_interval "));
+  options = Options();
+  options.shutdown_grace = -absl::Seconds(1);
+  EXPECT_THAT(std::string(ValidateOptions(options).message()),
+              StartsWith("shutdown_grace "));
+  options = Options();
+  options.shutdown_grace = absl::ZeroDuration();  // cancel at once: allowed
+  EXPECT_TRUE(ValidateOptions(options).ok());
+}
+
+TEST(ServerOptionsTest, RefusesANullClock) {
+  Options options;
+  options.clock = nullptr;
+  EXPECT_EQ(ValidateOptions(options).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ParseDurationOptionTest, AcceptsUnitsAndRejectsGarbageNamingTheOption) {
+  EXPECT_EQ(*ParseDurationOption("x", "24h"), absl::Hours(24));
+  EXPECT_EQ(*ParseDurationOption("x", "1h30m"), absl::Minutes(90));
+  EXPECT_EQ(*ParseDurationOption("x", "250ms"), absl::Milliseconds(250));
+  for (const char* bad : {"", "24", "1 day", "inf", "-inf", "h"}) {
+    absl::StatusOr<absl::Duration> d =
+        ParseDurationOption("shutdown_grace", bad);
+    EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(std::string(d.status().message()),
+                StartsWith("shutdown_grace \""))
+        << bad;
+  }
+}
+
+// A config file in a fresh temp dir.
+class ConfigFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern =
+        ::testing::TempDir() + "custodian_options_test.XXXXXX";
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  std::string Write(const std::string& text) {
+    std::string path = dir_ + "/custodiand.yaml";
+    std::ofstream(path, std::ios::binary) << text;
+    return path;
+  }
+  std::string dir_;
+};
+
+TEST_F(ConfigFileTest, SetsEveryOptionItNamesAndKeepsTheOthers) {
+  std::string path = Write(
+      "# custodiand\n"
+      "listen_address: 127.0.0.1:6000\n"
+      "data_dir: /var/lib/custodian\n"
+      "sync_writes: false\n"
+      "roster_file: r.yaml\n"
+      "ruleset_file: s.yaml\n"
+      "max_request_bytes: 16777216\n"
+      "idempotency_window: 36h\n"
+      "idempotency_sweep_interval: 5m\n"
+      "shutdown_grace: 30s\n");
+  Options options;
+  ASSERT_TRUE(LoadOptionsFile(path, &options).ok());
+  EXPECT_EQ(options.listen_address, "127.0.0.1:6000");
+  EXPECT_EQ(options.data_dir, "/var/lib/custodian");
+  EXPECT_FALSE(options.sync_writes);
+  EXPECT_EQ(options.roster_file, "r.yaml");
+  EXPECT_EQ(options.ruleset_file, "s.yaml");
+  EXPECT_EQ(options.max_request_bytes, size_t{16} << 20);
+  EXPECT_EQ(options.idempotency_window, absl::Hours(36));
+  EXPECT_EQ(options.idempotency_sweep_interval, absl::Minutes(5));
+  EXPECT_EQ(options.shutdown_grace, absl::Seconds(30));
+  EXPECT_TRUE(ValidateOptions(options).ok());
+
+  Options partial;
+  ASSERT_TRUE(LoadOptionsFile(Write("data_dir: d\n"), &partial).ok());
+  EXPECT_EQ(partial.data_dir, "d");
+  EXPECT_EQ(partial.listen_address, Options().listen_address);
+  EXPECT_TRUE(partial.sync_writes);
+
+  Options empty;
+  ASSERT_TRUE(LoadOptionsFile(Write("# nothing\n"), &empty).ok());
+  EXPECT_EQ(empty.data_dir, Options().data_dir);
+}
+
+TEST_F(ConfigFileTest, UnknownKeyIsAnErrorNamingFileLineAndColumn) {
+  std::string path = Write("data_dir: d\nsync: false\n");
+  Options options;
+  absl::Status status = LoadOptionsFile(path, &options);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()),
+              StartsWith(path + ":2:1: sync: is not an option"));
+  EXPECT_THAT(std::string(status.message()), HasSubstr("sync_writes"));
+}
+
+TEST_F(ConfigFileTest, BadValuesAreErrorsAtTheValue) {
+  struct Case {
+    std::string text;
+    std::string want;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"sync_writes: maybe\n", ":1:14: sync_writes: \"maybe\" is not"},
+           {"max_request_bytes: -1\n", ":1:20: max_request_bytes: \"-1\""},
+           {"idempotency_window: 1 day\n", ":1:21: idempotency_window: \""},
+           {"data_dir: [a, b]\n", ":1:11: data_dir: must be a single value"},
+           {"data_dir:\n", ":1:1: data_dir: must be a single value"},
+           {"data_dir: a\ndata_dir: b\n", ":2:1: data_dir: is set more"},
+           {"- data_dir\n", ":1:1: the config file must be a mapping"},
+           {"data_dir: [\n", ": syntax error"},
+       }) {
+    std::string path = Write(c.text);
+    Options options;
+    absl::Status status = LoadOptionsFile(path, &options);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << c.text;
+    EXPECT_THAT(std::string(status.message()), StartsWith(path)) << c.text;
+    EXPECT_THAT(std::string(status.message()), HasSubstr(c.want)) << c.text;
+  }
+}
+
+TEST_F(ConfigFileTest, MissingFileIsNotFound) {
+  Options options;
+  absl::Status status = LoadOptionsFile(dir_ + "/absent.yaml", &options);
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("absent.yaml"));
 }
 
 }  // namespace

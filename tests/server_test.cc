@@ -1,39 +1,51 @@
 // End-to-end tests of custodiand's server: a real CustodianServer in-process
-// on a free loopback port, called over a real channel.
+// on a free loopback port over a real RocksDB store in a temp dir, called
+// over a real channel. This file: health, reflection, ValidateRuleset,
+// start-up (first-start bootstrap, refusals), restart and shutdown. The other
+// RPCs: ruleset_api_test.cc and roster_api_test.cc.
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/descriptor.pb.h>
 #include <google/protobuf/dynamic_message.h>
 #include <google/protobuf/message.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
-#include <stdlib.h>
 
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "custodian/v1/roster_service.grpc.pb.h"
 #include "custodian/v1/ruleset_service.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "rules/loader.h"
+#include "server/bootstrap.h"
 #include "server/custodian_server.h"
 #include "server/server_options.h"
+#include "storage/rocksdb_store.h"
+#include "storage/store.h"
+#include "tests/server_testing.h"
 
 namespace custodian::server {
 namespace {
 
 using ::testing::Contains;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using testing::ReadFile;
+using testing::SamplePath;
+using testing::ServerFixture;
+using testing::SetDeadline;
 using ::testing::StartsWith;
-
-constexpr char kSourceDir[] = CUSTODIAN_SOURCE_DIR;
+using testing::TempDir;
+using testing::TestOptions;
 
 // A ruleset that names a team the sample roster lacks, in block style so that
 // the location is unambiguous: line 7, column 11 (the key `team`).
@@ -46,70 +58,8 @@ constexpr char kBrokenRuleset[] =
     "        assign:\n"
     "          team: no-such-team\n";
 
-std::string ReadFile(const std::string& path) {
-  absl::StatusOr<std::string> text = rules::ReadTextFile(path);
-  EXPECT_TRUE(text.ok()) << text.status();
-  return text.ok() ? *text : "";
-}
-
-// A fresh directory under the test temp dir, removed with its contents.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = ::testing::TempDir() + "custodian_server_test.XXXXXX";
-    char* made = mkdtemp(pattern.data());
-    EXPECT_NE(made, nullptr) << "mkdtemp " << pattern;
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  // Writes `text` to `name` inside the directory; returns its path.
-  std::string Write(const std::string& name, const std::string& text) const {
-    std::string file = path_ + "/" + name;
-    std::ofstream(file, std::ios::binary) << text;
-    return file;
-  }
-
- private:
-  std::string path_;
-};
-
-Options TestOptions(const TempDir& dir) {
-  Options options;
-  options.listen_address = "127.0.0.1:0";
-  options.data_dir = dir.path() + "/data";
-  options.ruleset_file = absl::StrCat(kSourceDir, "/examples/ruleset.yaml");
-  options.roster_file = absl::StrCat(kSourceDir, "/examples/roster.yaml");
-  return options;
-}
-
-void SetDeadline(grpc::ClientContext* context) {
-  context->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-}
-
-class ServerTest : public ::testing::Test {
+class ServerTest : public ServerFixture {
  protected:
-  void SetUp() override {
-    absl::StatusOr<std::unique_ptr<CustodianServer>> server =
-        CustodianServer::Create(TestOptions(dir_));
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    ASSERT_GT(server_->port(), 0);
-    channel_ = grpc::CreateChannel(server_->address(),
-                                   grpc::InsecureChannelCredentials());
-    rulesets_ = v1::RulesetService::NewStub(channel_);
-  }
-
-  grpc::Status Validate(const v1::ValidateRulesetRequest& request,
-                        v1::ValidateRulesetResponse* response) {
-    grpc::ClientContext context;
-    SetDeadline(&context);
-    return rulesets_->ValidateRuleset(&context, request, response);
-  }
-
   grpc::Status HealthCheck(const std::string& service,
                            grpc::health::v1::HealthCheckResponse* response) {
     auto stub = grpc::health::v1::Health::NewStub(channel_);
@@ -198,11 +148,6 @@ class ServerTest : public ::testing::Test {
     EXPECT_TRUE(response->ParseFromString(response_bytes));
     return response;
   }
-
-  TempDir dir_;
-  std::unique_ptr<CustodianServer> server_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::RulesetService::Stub> rulesets_;
 };
 
 // Reads a (possibly nested) sub-message field of a dynamic message.
@@ -214,15 +159,15 @@ const google::protobuf::Message& SubMessage(
   return message.GetReflection()->GetMessage(message, f);
 }
 
-TEST_F(ServerTest, HealthIsServingOverallAndForRulesetService) {
-  grpc::health::v1::HealthCheckResponse response;
-  grpc::Status status = HealthCheck("", &response);
-  ASSERT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
-
-  status = HealthCheck("custodian.v1.RulesetService", &response);
-  ASSERT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+TEST_F(ServerTest, HealthIsServingOverallAndForEachService) {
+  for (const char* service :
+       {"", "custodian.v1.RulesetService", "custodian.v1.RosterService"}) {
+    grpc::health::v1::HealthCheckResponse response;
+    grpc::Status status = HealthCheck(service, &response);
+    ASSERT_TRUE(status.ok()) << service << ": " << status.error_message();
+    EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING)
+        << service;
+  }
 }
 
 TEST_F(ServerTest, HealthOfUnknownServiceIsNotFound) {
@@ -249,16 +194,18 @@ TEST_F(ServerTest, ReflectionListsServices) {
         service, service.GetDescriptor()->FindFieldByName("name")));
   }
   EXPECT_THAT(names, Contains("custodian.v1.RulesetService"));
+  EXPECT_THAT(names, Contains("custodian.v1.RosterService"));
   EXPECT_THAT(names, Contains("grpc.health.v1.Health"));
   EXPECT_THAT(names, Contains("grpc.reflection.v1alpha.ServerReflection"));
 }
 
 // Tools such as grpcurl need the file that declares a service.
-TEST_F(ServerTest, ReflectionDescribesRulesetAndHealthServices) {
+TEST_F(ServerTest, ReflectionDescribesEveryService) {
   for (const auto& [symbol, file] :
        std::vector<std::pair<std::string, std::string>>{
            {"custodian.v1.RulesetService",
             "custodian/v1/ruleset_service.proto"},
+           {"custodian.v1.RosterService", "custodian/v1/roster_service.proto"},
            {"grpc.health.v1.Health", "grpc/health/v1/health.proto"}}) {
     std::unique_ptr<google::protobuf::Message> response =
         Reflect("file_containing_symbol", symbol);
@@ -280,7 +227,7 @@ TEST_F(ServerTest, ReflectionDescribesRulesetAndHealthServices) {
 TEST_F(ServerTest, SampleRulesetIsValid) {
   v1::ValidateRulesetRequest request;
   request.set_source_text(
-      ReadFile(absl::StrCat(kSourceDir, "/examples/ruleset.yaml")));
+      ReadFile(absl::StrCat(testing::kSourceDir, "/examples/ruleset.yaml")));
   v1::ValidateRulesetResponse response;
   grpc::Status status = Validate(request, &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
@@ -315,7 +262,7 @@ TEST_F(ServerTest, BrokenRulesetIsInvalidWithLocatedDiagnostics) {
 TEST_F(ServerTest, RulesetInProtoFormIsValidated) {
   v1::ValidateRulesetRequest request;
   request.set_source_text(
-      ReadFile(absl::StrCat(kSourceDir, "/examples/ruleset.yaml")));
+      ReadFile(absl::StrCat(testing::kSourceDir, "/examples/ruleset.yaml")));
   v1::ValidateRulesetResponse from_text;
   ASSERT_TRUE(Validate(request, &from_text).ok());
   ASSERT_TRUE(from_text.valid());
@@ -395,34 +342,269 @@ TEST_F(ServerTest, BadFileNameIsInvalidArgumentNamingFileName) {
   }
 }
 
-TEST_F(ServerTest, ShutdownStopsServingAndIsIdempotent) {
-  server_->Shutdown(absl::Now() + absl::Seconds(5));
-  server_->Shutdown(absl::Now() + absl::Seconds(5));
+// ValidateRuleset checks against the STORED roster: a team the roster gains
+// through ApplyRoster is known to the next validation.
+TEST_F(ServerTest, ValidatesAgainstTheStoredRoster) {
+  const std::string ruleset =
+      "ruleset: growth\n"
+      "departments:\n"
+      "  sales:\n"
+      "    rules:\n"
+      "      - id: r1\n"
+      "        assign:\n"
+      "          team: growth-east\n";
+  v1::ValidateRulesetRequest request;
+  request.set_source_text(ruleset);
+  v1::ValidateRulesetResponse response;
+  ASSERT_TRUE(Validate(request, &response).ok());
+  EXPECT_FALSE(response.valid());
+
+  std::string roster = ReadFile(SamplePath("roster.yaml")) +
+                       "  - id: growth-east\n"
+                       "    department: sales\n"
+                       "    members: [{rep: ma.chao}]\n";
+  v1::ApplyRosterRequest apply;
+  apply.set_source_text(roster);
+  apply.set_request_id("add-growth-east");
+  v1::ApplyRosterResponse applied;
+  grpc::Status status = Apply(apply, &applied);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+
+  ASSERT_TRUE(Validate(request, &response).ok());
+  EXPECT_TRUE(response.valid()) << response.DebugString();
+}
+
+TEST_F(ServerTest, ValidateRulesetWritesNothing) {
+  std::string before = State();
+  v1::ValidateRulesetRequest request;
+  request.set_source_text(ReadFile(SamplePath("ruleset.yaml")));
+  v1::ValidateRulesetResponse response;
+  ASSERT_TRUE(Validate(request, &response).ok());
+  ASSERT_TRUE(response.valid());
+  EXPECT_EQ(State(), before);
+}
+
+TEST_F(ServerTest, BadInputOnEveryValidateFieldNamesItInBadRequest) {
+  std::string before = State();
+  struct Case {
+    std::string field;
+    v1::ValidateRulesetRequest request;
+  };
+  std::vector<Case> cases(3);
+  cases[0].field = "source";
+  cases[0].request.set_file_name("x.yaml");
+  cases[1].field = "source_text";
+  cases[1].request.set_source_text(std::string(rules::kMaxFileBytes + 1, '#'));
+  cases[2].field = "file_name";
+  cases[2].request.set_source_text("ruleset: x\n");
+  cases[2].request.set_file_name("a\x01b.yaml");
+  for (const Case& c : cases) {
+    v1::ValidateRulesetResponse response;
+    grpc::Status status = Validate(c.request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << c.field;
+    EXPECT_THAT(status.error_message(), StartsWith(c.field + ": "));
+    EXPECT_THAT(testing::BadFields(status), ElementsAre(c.field));
+  }
+  EXPECT_EQ(State(), before);
+}
+
+TEST_F(ServerTest, ShutdownStopsServingClosesTheStoreAndIsIdempotent) {
+  EXPECT_TRUE(server_->Shutdown(absl::Now() + absl::Seconds(5)).ok());
+  EXPECT_TRUE(server_->Shutdown(absl::Now() + absl::Seconds(5)).ok());
   grpc::health::v1::HealthCheckResponse response;
   EXPECT_EQ(HealthCheck("", &response).error_code(),
             grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(server_->SweepIdempotencyNow().status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // The store is closed: the data dir can be opened again at once.
+  storage::RocksDbStoreOptions options;
+  options.data_dir = dir_.path() + "/data";
+  options.create_if_missing = false;
+  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+      storage::RocksDbStore::Open(options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_TRUE((*store)->Close().ok());
 }
 
-TEST(ServerStartTest, RefusesAnInvalidRulesetFileWithEveryDiagnostic) {
+// First start on an empty data dir: the sample roster is applied and the
+// sample ruleset published as version 1 and activated, by the bootstrap.
+TEST_F(ServerTest, FirstStartLoadsTheSampleRosterAndRuleset) {
+  EXPECT_TRUE(server_->startup().bootstrapped);
+  EXPECT_EQ(server_->startup().roster_version, 1);
+  EXPECT_EQ(server_->startup().active_ruleset_version, 1);
+  EXPECT_EQ(server_->startup().active_ruleset_name, "acme-fy2026");
+
+  v1::GetRosterResponse roster;
+  ASSERT_TRUE(GetRoster(&roster).ok());
+  EXPECT_EQ(roster.version(), 1);
+  EXPECT_EQ(roster.updated_by(), kBootstrapActor);
+  EXPECT_EQ(roster.roster().reps_size(), 12);
+
+  v1::RulesetVersion active;
+  ASSERT_TRUE(Get(v1::GetRulesetRequest(), &active).ok());
+  EXPECT_EQ(active.version(), 1);
+  EXPECT_TRUE(active.active());
+  EXPECT_EQ(active.name(), "acme-fy2026");
+  EXPECT_EQ(active.created_by(), kBootstrapActor);
+  EXPECT_EQ(active.file_name(), SamplePath("ruleset.yaml"));
+  EXPECT_EQ(active.source_text(), ReadFile(SamplePath("ruleset.yaml")));
+  ASSERT_EQ(active.activations_size(), 1);
+  EXPECT_EQ(active.activations(0).previous_version(), 0);
+  EXPECT_EQ(active.activations(0).activated_by(), kBootstrapActor);
+  EXPECT_EQ(active.activations(0).activate_time().seconds(),
+            absl::ToUnixSeconds(testing::T0()));
+}
+
+// A restart on the same data dir serves exactly what was stored: the roster,
+// every version, every activation, the active version and the etags. The
+// bootstrap does not run again, and the files are not read: they may be gone
+// or invalid.
+TEST_F(ServerTest, RestartKeepsEverythingAndIgnoresTheFiles) {
+  v1::ApplyRosterRequest apply;
+  apply.set_source_text(absl::StrReplaceAll(ReadFile(SamplePath("roster.yaml")),
+                                            {{"name: 马超", "name: Ma Chao"}}));
+  apply.set_request_id("rename-ma-chao");
+  v1::ApplyRosterResponse applied;
+  ASSERT_TRUE(Apply(apply, &applied).ok());
+  v1::SetRepStatusRequest set;
+  set.set_rep("li.na");
+  set.set_status(v1::ACTIVE);
+  set.set_reason("back from leave");
+  set.set_request_id("li-na-back");
+  v1::SetRepStatusResponse set_response;
+  ASSERT_TRUE(SetRepStatus(set, &set_response).ok());
+  clock_.Advance(absl::Hours(1));
+  MustCreate(
+      absl::StrReplaceAll(ReadFile(SamplePath("ruleset.yaml")),
+                          {{"ruleset: acme-fy2026", "ruleset: acme-v2"}}),
+      "create-v2");
+  MustActivate(2, "activate-v2");
+  MustActivate(1, "rollback-to-v1");
+  MustActivate(2, "forward-to-v2");
+  const std::string before = State();
+  const std::string etag = ActivationEtag();
+  v1::GetRosterResponse roster_before;
+  ASSERT_TRUE(GetRoster(&roster_before).ok());
+
+  // Files gone and broken: not read, as the store has state.
+  TempDir files;
+  Options options = TestOptions(dir_, &clock_);
+  options.roster_file = files.path() + "/absent.yaml";
+  options.ruleset_file = files.Write("broken.yaml", "ruleset: [\n");
+  StopServer();
+  absl::StatusOr<std::unique_ptr<CustodianServer>> restarted =
+      CustodianServer::Create(options);
+  ASSERT_TRUE(restarted.ok()) << restarted.status();
+  server_ = *std::move(restarted);
+  channel_ = grpc::CreateChannel(server_->address(),
+                                 grpc::InsecureChannelCredentials());
+  rulesets_ = v1::RulesetService::NewStub(channel_);
+  roster_ = v1::RosterService::NewStub(channel_);
+
+  EXPECT_FALSE(server_->startup().bootstrapped);
+  EXPECT_EQ(server_->startup().roster_version, 3);
+  EXPECT_EQ(server_->startup().active_ruleset_version, 2);
+  EXPECT_EQ(server_->startup().active_ruleset_name, "acme-v2");
+  EXPECT_EQ(State(), before);
+  EXPECT_EQ(ActivationEtag(), etag);
+  v1::GetRosterResponse roster_after;
+  ASSERT_TRUE(GetRoster(&roster_after).ok());
+  EXPECT_EQ(roster_after.etag(), roster_before.etag());
+
+  // The request ids survive too: a retry gets the first answer.
+  v1::SetRepStatusResponse retried;
+  ASSERT_TRUE(SetRepStatus(set, &retried).ok());
+  EXPECT_EQ(retried.SerializeAsString(), set_response.SerializeAsString());
+  EXPECT_EQ(State(), before);
+}
+
+TEST_F(ServerTest, SweepDeletesOnlyExpiredRequestIdRecords) {
+  // The bootstrap's three records were written at T0.
+  absl::StatusOr<size_t> swept = server_->SweepIdempotencyNow();
+  ASSERT_TRUE(swept.ok()) << swept.status();
+  EXPECT_EQ(*swept, 0);
+
+  v1::RulesetVersion first = MustCreate(
+      absl::StrReplaceAll(ReadFile(SamplePath("ruleset.yaml")),
+                          {{"ruleset: acme-fy2026", "ruleset: acme-v2"}}),
+      "create-once");
+  clock_.Advance(absl::Hours(24) + absl::Seconds(1));
+  swept = server_->SweepIdempotencyNow();
+  ASSERT_TRUE(swept.ok()) << swept.status();
+  EXPECT_EQ(*swept, 4);  // the bootstrap's three and create-once
+
+  // The id has expired: it is a new request now.
+  v1::RulesetVersion second = MustCreate(
+      absl::StrReplaceAll(ReadFile(SamplePath("ruleset.yaml")),
+                          {{"ruleset: acme-fy2026", "ruleset: acme-v2"}}),
+      "create-once");
+  EXPECT_EQ(first.version(), 2);
+  EXPECT_EQ(second.version(), 3);
+}
+
+// The ruleset's only error, at line 7, column 11, and a second one at line
+// 9, column 11.
+constexpr char kTwoErrorsRuleset[] =
+    "ruleset: broken\n"
+    "departments:\n"
+    "  sales:\n"
+    "    rules:\n"
+    "      - id: r1\n"
+    "        assign:\n"
+    "          team: no-such-team\n"
+    "    fallback:\n"
+    "          pool: no-such-pool\n";
+
+// Proves that a failed start wrote nothing: every table but the store's own
+// metadata is empty.
+void ExpectEmptyStore(const std::string& data_dir) {
+  storage::RocksDbStoreOptions options;
+  options.data_dir = data_dir;
+  options.create_if_missing = false;
+  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+      storage::RocksDbStore::Open(options);
+  ASSERT_TRUE(store.ok()) << store.status();
+  {
+    absl::StatusOr<std::unique_ptr<storage::Snapshot>> snapshot =
+        (*store)->NewSnapshot();
+    ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+    for (int t = 0; t < storage::kNumTables; ++t) {
+      auto table = static_cast<storage::Table>(t);
+      if (table == storage::Table::kMeta) continue;
+      std::unique_ptr<storage::ScanIterator> it = (*snapshot)->Scan(table, "");
+      EXPECT_FALSE(it->Valid()) << storage::TableName(table) << " has "
+                                << (it->Valid() ? it->key() : "");
+    }
+  }
+  EXPECT_TRUE((*store)->Close().ok());
+}
+
+TEST(ServerStartTest, FirstStartRefusesAnInvalidRulesetWithEveryDiagnostic) {
   TempDir dir;
-  Options options = TestOptions(dir);
-  options.ruleset_file = dir.Write("ruleset.yaml", kBrokenRuleset);
+  ManualClock clock(testing::T0());
+  Options options = TestOptions(dir, &clock);
+  options.ruleset_file = dir.Write("ruleset.yaml", kTwoErrorsRuleset);
   absl::StatusOr<std::unique_ptr<CustodianServer>> server =
       CustodianServer::Create(options);
   ASSERT_FALSE(server.ok());
   EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(server.status().message()),
-              StartsWith("ruleset_file: "));
-  EXPECT_THAT(
-      std::string(server.status().message()),
-      HasSubstr(absl::StrCat(options.ruleset_file,
-                             ":7:11: departments.sales.rules[0].assign.team: "
-                             "")));
+  const std::string message(server.status().message());
+  EXPECT_THAT(message, StartsWith("ruleset_file: "));
+  EXPECT_THAT(message, HasSubstr("(2 error(s)"));
+  EXPECT_THAT(message, HasSubstr(absl::StrCat(
+                           options.ruleset_file,
+                           ":7:11: departments.sales.rules[0].assign.team: ")));
+  EXPECT_THAT(message,
+              HasSubstr(absl::StrCat(options.ruleset_file,
+                                     ":9:11: departments.sales.fallback")));
+  ExpectEmptyStore(options.data_dir);
 }
 
-TEST(ServerStartTest, RefusesAnInvalidRosterFile) {
+TEST(ServerStartTest, FirstStartRefusesAnInvalidRosterFile) {
   TempDir dir;
-  Options options = TestOptions(dir);
+  ManualClock clock(testing::T0());
+  Options options = TestOptions(dir, &clock);
   options.roster_file =
       dir.Write("roster.yaml", "departments:\n  - {id: sales}\nwho: knows\n");
   absl::StatusOr<std::unique_ptr<CustodianServer>> server =
@@ -433,11 +615,13 @@ TEST(ServerStartTest, RefusesAnInvalidRosterFile) {
               StartsWith("roster_file: "));
   EXPECT_THAT(std::string(server.status().message()),
               HasSubstr(absl::StrCat(options.roster_file, ":3:1: who")));
+  ExpectEmptyStore(options.data_dir);
 }
 
-TEST(ServerStartTest, MissingRulesetFileIsNotFound) {
+TEST(ServerStartTest, FirstStartWithoutTheRulesetFileIsNotFound) {
   TempDir dir;
-  Options options = TestOptions(dir);
+  ManualClock clock(testing::T0());
+  Options options = TestOptions(dir, &clock);
   options.ruleset_file = dir.path() + "/absent.yaml";
   absl::StatusOr<std::unique_ptr<CustodianServer>> server =
       CustodianServer::Create(options);
@@ -446,9 +630,10 @@ TEST(ServerStartTest, MissingRulesetFileIsNotFound) {
               StartsWith("ruleset_file: "));
 }
 
-TEST(ServerStartTest, RefusesANonLoopbackAddress) {
+TEST(ServerStartTest, RefusesANonLoopbackAddressBeforeTouchingTheDisk) {
   TempDir dir;
-  Options options = TestOptions(dir);
+  ManualClock clock(testing::T0());
+  Options options = TestOptions(dir, &clock);
   options.listen_address = "0.0.0.0:0";
   absl::StatusOr<std::unique_ptr<CustodianServer>> server =
       CustodianServer::Create(options);
@@ -458,9 +643,10 @@ TEST(ServerStartTest, RefusesANonLoopbackAddress) {
   EXPECT_FALSE(std::filesystem::exists(options.data_dir));
 }
 
-TEST(ServerStartTest, CreatesTheDataDirectory) {
+TEST(ServerStartTest, CreatesTheDataDirectoryWithItsParents) {
   TempDir dir;
-  Options options = TestOptions(dir);
+  ManualClock clock(testing::T0());
+  Options options = TestOptions(dir, &clock);
   options.data_dir = dir.path() + "/a/b/data";
   absl::StatusOr<std::unique_ptr<CustodianServer>> server =
       CustodianServer::Create(options);
@@ -468,18 +654,37 @@ TEST(ServerStartTest, CreatesTheDataDirectory) {
   EXPECT_TRUE(std::filesystem::is_directory(options.data_dir));
 }
 
-TEST(ServerStartTest, PortInUseIsUnavailable) {
+TEST(ServerStartTest, PortInUseIsUnavailableAndReleasesTheStore) {
   TempDir dir;
+  TempDir other;
+  ManualClock clock(testing::T0());
   absl::StatusOr<std::unique_ptr<CustodianServer>> first =
-      CustodianServer::Create(TestOptions(dir));
+      CustodianServer::Create(TestOptions(dir, &clock));
   ASSERT_TRUE(first.ok()) << first.status();
-  Options options = TestOptions(dir);
+  Options options = TestOptions(other, &clock);
   options.listen_address = absl::StrCat("127.0.0.1:", (*first)->port());
   absl::StatusOr<std::unique_ptr<CustodianServer>> second =
       CustodianServer::Create(options);
   EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(std::string(second.status().message()),
               StartsWith("listen_address: "));
+  // The failed start closed its store: a server on a free port starts on it.
+  options.listen_address = "127.0.0.1:0";
+  absl::StatusOr<std::unique_ptr<CustodianServer>> third =
+      CustodianServer::Create(options);
+  EXPECT_TRUE(third.ok()) << third.status();
+}
+
+TEST(ServerStartTest, DataDirInUseIsUnavailableNamingDataDir) {
+  TempDir dir;
+  ManualClock clock(testing::T0());
+  absl::StatusOr<std::unique_ptr<CustodianServer>> first =
+      CustodianServer::Create(TestOptions(dir, &clock));
+  ASSERT_TRUE(first.ok()) << first.status();
+  absl::StatusOr<std::unique_ptr<CustodianServer>> second =
+      CustodianServer::Create(TestOptions(dir, &clock));
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(second.status().message()), StartsWith("data_dir: "));
 }
 
 }  // namespace

@@ -1,0 +1,53 @@
+// custodian.v1.RosterService: the thin gRPC adapter over RosterRegistry
+// (server/roster_registry.h), which holds every rule of the API: request
+// checks, the declarative apply, the active-ruleset check, request ids. Each
+// handler translates the request, delegates, and maps the result through
+// ToGrpcStatus (server/status_mapping.h), error details included. Mutations
+// are recorded with the actor ActorOf(context).
+//
+// Each call runs on the gRPC callback thread; the work is bounded (at most
+// 4 MiB of text to check, one store transaction that waits for at most one
+// shared fsync and the store's lock timeout).
+//
+// Thread-safe: the registry is.
+#ifndef CUSTODIAN_SERVER_ROSTER_SERVICE_H_
+#define CUSTODIAN_SERVER_ROSTER_SERVICE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include "custodian/v1/roster_service.grpc.pb.h"
+#include "custodian/v1/roster_service.pb.h"
+#include "server/roster_registry.h"
+
+namespace custodian::server {
+
+class RosterServiceImpl final : public v1::RosterService::CallbackService {
+ public:
+  // REQUIRES: `registry` is not null and outlives this service.
+  explicit RosterServiceImpl(RosterRegistry* registry) : registry_(registry) {}
+
+  RosterServiceImpl(const RosterServiceImpl&) = delete;
+  RosterServiceImpl& operator=(const RosterServiceImpl&) = delete;
+
+  // RosterRegistry::Apply by ActorOf(context).
+  grpc::ServerUnaryReactor* ApplyRoster(
+      grpc::CallbackServerContext* context,
+      const v1::ApplyRosterRequest* request,
+      v1::ApplyRosterResponse* response) override;
+  // RosterRegistry::Get.
+  grpc::ServerUnaryReactor* GetRoster(grpc::CallbackServerContext* context,
+                                      const v1::GetRosterRequest* request,
+                                      v1::GetRosterResponse* response) override;
+  // RosterRegistry::SetRepStatus by ActorOf(context).
+  grpc::ServerUnaryReactor* SetRepStatus(
+      grpc::CallbackServerContext* context,
+      const v1::SetRepStatusRequest* request,
+      v1::SetRepStatusResponse* response) override;
+
+ private:
+  RosterRegistry* const registry_;
+};
+
+}  // namespace custodian::server
+
+#endif  // CUSTODIAN_SERVER_ROSTER_SERVICE_H_
