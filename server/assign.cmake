@@ -1,0 +1,17 @@
+# The rep-picking core of Assign (no store, no gRPC): TeamAllocator picks a
+# team member by strategy, reserves capacity exactly under concurrency and
+# keeps the round-robin and weighted cursors. See server/team_allocator.h.
+add_library(custodian_assign_core team_allocator.cc)
+target_compile_options(custodian_assign_core PRIVATE ${CUSTODIAN_WARNINGS})
+target_link_libraries(custodian_assign_core
+  PUBLIC custodian_proto custodian_storage custodian_common absl::status
+         absl::statusor absl::strings absl::synchronization
+         absl::flat_hash_map absl::flat_hash_set absl::hash)
+
+if(CUSTODIAN_BUILD_TESTS)
+  add_executable(assign_core_test team_allocator_test.cc)
+  target_compile_options(assign_core_test PRIVATE ${CUSTODIAN_WARNINGS})
+  target_link_libraries(assign_core_test PRIVATE custodian_assign_core
+    Threads::Threads GTest::gtest_main GTest::gmock)
+  gtest_discover_tests(assign_core_test DISCOVERY_TIMEOUT 60)
+endif()
