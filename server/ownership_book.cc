@@ -1,0 +1,882 @@
+#include "server/ownership_book.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "google/protobuf/util/time_util.h"
+#include "rules/names.h"
+#include "server/idempotency.h"
+#include "server/request_checks.h"
+#include "storage/keys.h"
+
+namespace custodian::server {
+namespace {
+
+using ::google::protobuf::util::TimeUtil;
+using storage::KeyBuilder;
+using storage::Table;
+
+constexpr absl::string_view kListOwnershipsScope = "ListOwnerships";
+constexpr absl::string_view kListEventsScope = "ListOwnershipEvents";
+
+google::protobuf::Timestamp ToProto(absl::Time t) {
+  return TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(t));
+}
+
+template <typename Message>
+absl::Status Parse(absl::string_view bytes, absl::string_view what,
+                   Message* out) {
+  if (!out->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::DataLossError(absl::StrCat(what, " does not parse"));
+  }
+  return absl::OkStatus();
+}
+
+// Reads a key that may be absent into *value: true if found.
+template <typename Reader>
+absl::StatusOr<bool> ReadOptional(Reader& reader, Table table,
+                                  absl::string_view key, std::string* value) {
+  absl::Status s = reader.Get(table, key, value);
+  if (s.ok()) return true;
+  if (absl::IsNotFound(s)) return false;
+  return s;
+}
+
+std::string OwnershipWhat(absl::string_view customer,
+                          absl::string_view department) {
+  return absl::StrCat("the ownership of customer ", rules::Quote(customer),
+                      " in department ", rules::Quote(department));
+}
+
+// ---- Index and counter keys ------------------------------------------------
+
+std::string ByDeptPrefix(absl::string_view department) {
+  return KeyBuilder().AddString("by_dept").AddString(department).Build();
+}
+std::string ByRepPrefix(absl::string_view department, absl::string_view rep) {
+  return KeyBuilder()
+      .AddString("by_rep")
+      .AddString(department)
+      .AddString(rep)
+      .Build();
+}
+std::string ByTeamPrefix(absl::string_view department, absl::string_view team) {
+  return KeyBuilder()
+      .AddString("by_team")
+      .AddString(department)
+      .AddString(team)
+      .Build();
+}
+std::string ByStatePrefix(absl::string_view department, int state) {
+  return KeyBuilder()
+      .AddString("by_state")
+      .AddString(department)
+      .AddInt64(state)
+      .Build();
+}
+std::string BySegmentPrefix(absl::string_view department,
+                            absl::string_view segment) {
+  return KeyBuilder()
+      .AddString("by_segment")
+      .AddString(department)
+      .AddString(segment)
+      .Build();
+}
+std::string DeptCountKey(absl::string_view department) {
+  return KeyBuilder().AddString("n_dept").AddString(department).Build();
+}
+std::string TeamCountKey(absl::string_view department, absl::string_view team) {
+  return KeyBuilder()
+      .AddString("n_team")
+      .AddString(department)
+      .AddString(team)
+      .Build();
+}
+std::string StateCountKey(absl::string_view department, int state) {
+  return KeyBuilder()
+      .AddString("n_state")
+      .AddString(department)
+      .AddInt64(state)
+      .Build();
+}
+std::string SegmentCountKey(absl::string_view department,
+                            absl::string_view segment) {
+  return KeyBuilder()
+      .AddString("n_segment")
+      .AddString(department)
+      .AddString(segment)
+      .Build();
+}
+std::string HistPrefix(absl::string_view customer,
+                       absl::string_view department) {
+  return KeyBuilder()
+      .AddString("hist")
+      .AddString(customer)
+      .AddString(department)
+      .Build();
+}
+std::string HistKey(absl::string_view customer, absl::string_view department,
+                    int64_t sequence) {
+  return KeyBuilder(HistPrefix(customer, department))
+      .AddUint64(static_cast<uint64_t>(sequence))
+      .Build();
+}
+std::string IndexEntry(absl::string_view prefix, absl::string_view customer) {
+  return KeyBuilder(prefix).AddString(customer).Build();
+}
+
+// One index entry (`entry`, empty for a counter without an index) and the
+// counter that counts it.
+struct Membership {
+  std::string entry;
+  std::string counter;
+  friend bool operator<(const Membership& a, const Membership& b) {
+    return std::tie(a.entry, a.counter) < std::tie(b.entry, b.counter);
+  }
+};
+
+// The index entries and counters `record` belongs to; segment entries for
+// `segments`.
+std::set<Membership> MembershipsOf(
+    const v1::Ownership& record,
+    const google::protobuf::RepeatedPtrField<std::string>& segments) {
+  const std::string& c = record.customer_id();
+  const std::string& d = record.department();
+  std::set<Membership> out;
+  out.insert({IndexEntry(ByDeptPrefix(d), c), DeptCountKey(d)});
+  out.insert({IndexEntry(ByStatePrefix(d, record.state()), c),
+              StateCountKey(d, record.state())});
+  if (!record.rep().empty()) {
+    out.insert({IndexEntry(ByRepPrefix(d, record.rep()), c),
+                OwnedCounterKeyOf(d, record.rep())});
+  }
+  if (!record.team().empty()) {
+    out.insert({IndexEntry(ByTeamPrefix(d, record.team()), c),
+                TeamCountKey(d, record.team())});
+  }
+  if (!record.pool().empty()) {
+    out.insert({"", PoolSizeCounterKey(d, record.pool())});
+  }
+  for (const std::string& segment : segments) {
+    out.insert({IndexEntry(BySegmentPrefix(d, segment), c),
+                SegmentCountKey(d, segment)});
+  }
+  return out;
+}
+
+// Deletes the entries of `before` not in `after`, writes those of `after`
+// not in `before`, and moves their counters.
+absl::Status ApplyMemberships(storage::Transaction& txn,
+                              const std::set<Membership>& before,
+                              const std::set<Membership>& after) {
+  for (const Membership& m : before) {
+    if (after.count(m) != 0) continue;
+    if (!m.entry.empty()) RETURN_IF_ERROR(txn.Delete(Table::kIndexes, m.entry));
+    RETURN_IF_ERROR(txn.AddToCounter(m.counter, -1));
+  }
+  for (const Membership& m : after) {
+    if (before.count(m) != 0) continue;
+    if (!m.entry.empty())
+      RETURN_IF_ERROR(txn.Put(Table::kIndexes, m.entry, ""));
+    RETURN_IF_ERROR(txn.AddToCounter(m.counter, +1));
+  }
+  return absl::OkStatus();
+}
+
+// ---- Validation ------------------------------------------------------------
+
+void CheckName(absl::string_view field, absl::string_view value, bool required,
+               std::string (*check)(absl::string_view), FieldErrors* errors) {
+  if (value.empty()) {
+    if (required) errors->Add(field, "is required");
+    return;
+  }
+  std::string problem = check(value);
+  if (!problem.empty()) errors->Add(field, problem);
+}
+
+bool StateHasRep(v1::Ownership::State state) {
+  return state == v1::Ownership::ACTIVE || state == v1::Ownership::PENDING_APPROVAL ||
+         state == v1::Ownership::FROZEN || state == v1::Ownership::ORPHANED;
+}
+
+absl::Status ValidateChange(const ChangeSpec& change) {
+  FieldErrors errors;
+  const v1::Ownership& after = change.after;
+  CheckName("after.customer_id", after.customer_id(), true,
+            rules::CheckCustomerId, &errors);
+  CheckName("after.department", after.department(), true,
+            rules::CheckDepartmentId, &errors);
+  const v1::Ownership::State state = after.state();
+  const bool valid_state = v1::Ownership::State_IsValid(state) &&
+                           state != v1::Ownership::STATE_UNSPECIFIED;
+  if (!valid_state) {
+    errors.Add("after.state", "must be a valid ownership state");
+  }
+  CheckName("after.rep", after.rep(), false, rules::CheckRepId, &errors);
+  CheckName("after.team", after.team(), false, rules::CheckTeamId, &errors);
+  CheckName("after.pool", after.pool(), false, rules::CheckTeamId, &errors);
+  if (valid_state) {
+    const std::string state_name = v1::Ownership::State_Name(state);
+    if (StateHasRep(state) && after.rep().empty()) {
+      errors.Add("after.rep",
+                 absl::StrCat("is required when state is ", state_name));
+    } else if (!StateHasRep(state) && !after.rep().empty()) {
+      errors.Add("after.rep",
+                 absl::StrCat("must be empty when state is ", state_name));
+    }
+    if (state == v1::Ownership::POOLED && after.pool().empty()) {
+      errors.Add("after.pool", "is required when state is POOLED");
+    } else if (state != v1::Ownership::POOLED && !after.pool().empty()) {
+      errors.Add("after.pool",
+                 absl::StrCat("must be empty when state is ", state_name));
+    }
+    const bool has_reason =
+        after.unowned_reason() != v1::Ownership::UNOWNED_REASON_UNSPECIFIED;
+    if (state == v1::Ownership::UNOWNED &&
+        (!has_reason ||
+         !v1::Ownership::UnownedReason_IsValid(after.unowned_reason()))) {
+      errors.Add("after.unowned_reason", "is required when state is UNOWNED");
+    } else if (state != v1::Ownership::UNOWNED && has_reason) {
+      errors.Add("after.unowned_reason",
+                 absl::StrCat("must be unset when state is ", state_name));
+    }
+  }
+  if (change.cause == v1::OwnershipEvent::CAUSE_UNSPECIFIED ||
+      !v1::OwnershipEvent::Cause_IsValid(change.cause)) {
+    errors.Add("cause", "must be a valid cause");
+  }
+  CheckActor(change.actor, &errors);
+  CheckReason("reason", change.reason, false, &errors);
+  CheckRequestId("request_id", change.request_id, false, &errors);
+  return errors.ToStatus();
+}
+
+// ---- Reads -----------------------------------------------------------------
+
+// The customer id at the end of index entry `key` under `prefix`.
+absl::StatusOr<std::string> CustomerOfEntry(absl::string_view key,
+                                            absl::string_view prefix) {
+  storage::KeyReader reader(key.substr(prefix.size()));
+  std::string customer;
+  if (key.size() < prefix.size() || !reader.ReadString(&customer).ok() ||
+      !reader.done()) {
+    return absl::DataLossError("indexes: malformed ownership index entry");
+  }
+  return customer;
+}
+
+// The departments of the ownership records of `customer`, in order, as seen
+// by `reader` (a Snapshot or a Transaction).
+template <typename Reader>
+absl::StatusOr<std::vector<std::string>> DepartmentsOf(
+    Reader& reader, absl::string_view customer) {
+  const std::string prefix = OwnershipKeyPrefix(customer);
+  std::vector<std::string> departments;
+  std::unique_ptr<storage::ScanIterator> it =
+      reader.Scan(Table::kOwnerships, prefix, storage::ScanOptions());
+  for (; it->Valid(); it->Next()) {
+    storage::KeyReader key(it->key().substr(prefix.size()));
+    std::string department;
+    if (!key.ReadString(&department).ok() || !key.done()) {
+      return absl::DataLossError("ownerships: malformed ownership key");
+    }
+    departments.push_back(std::move(department));
+  }
+  RETURN_IF_ERROR(it->status());
+  return departments;
+}
+
+// A position of the history index: (sequence, event time).
+struct HistEntry {
+  int64_t sequence = 0;
+  absl::Time time;
+};
+
+absl::StatusOr<HistEntry> ParseHist(absl::string_view key,
+                                    absl::string_view value,
+                                    absl::string_view prefix) {
+  HistEntry out;
+  storage::KeyReader key_reader(key.substr(prefix.size()));
+  uint64_t sequence = 0;
+  storage::KeyReader value_reader(value);
+  if (key.size() < prefix.size() || !key_reader.ReadUint64(&sequence).ok() ||
+      !key_reader.done() || !value_reader.ReadTime(&out.time).ok() ||
+      !value_reader.done() ||
+      sequence > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    return absl::DataLossError("indexes: malformed history entry");
+  }
+  out.sequence = static_cast<int64_t>(sequence);
+  return out;
+}
+
+}  // namespace
+
+// ---- Keys ------------------------------------------------------------------
+
+std::string CustomerKey(absl::string_view customer_id) {
+  return KeyBuilder().AddString("customer").AddString(customer_id).Build();
+}
+
+std::string OwnershipKeyPrefix(absl::string_view customer_id) {
+  return KeyBuilder().AddString("own").AddString(customer_id).Build();
+}
+
+std::string OwnershipKey(absl::string_view customer_id,
+                         absl::string_view department) {
+  return KeyBuilder(OwnershipKeyPrefix(customer_id))
+      .AddString(department)
+      .Build();
+}
+
+std::string PoolSizeCounterKey(absl::string_view department,
+                               absl::string_view pool) {
+  return KeyBuilder()
+      .AddString("pool_size")
+      .AddString(department)
+      .AddString(pool)
+      .Build();
+}
+
+// ---- PendingEvents ---------------------------------------------------------
+
+void PendingEvents::Append(PendingEvents&& other) {
+  if (sequencer_ == nullptr) sequencer_ = other.sequencer_;
+  for (v1::OwnershipEvent& e : other.events_) events_.push_back(std::move(e));
+  for (SequenceTicket& t : other.tickets_) tickets_.push_back(std::move(t));
+  other.events_.clear();
+  other.tickets_.clear();
+}
+
+void PendingEvents::Committed() {
+  for (SequenceTicket& t : tickets_) sequencer_->Committed(t);
+  tickets_.clear();
+}
+
+void PendingEvents::Abandoned() {
+  tickets_.clear();  // each ticket abandons itself
+}
+
+// ---- OwnershipBook ---------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<OwnershipBook>> OwnershipBook::Create(
+    Options options) {
+  if (options.store == nullptr) {
+    return absl::InvalidArgumentError(
+        "OwnershipBook: options.store is not set");
+  }
+  if (options.sequencer == nullptr) {
+    return absl::InvalidArgumentError(
+        "OwnershipBook: options.sequencer is not set");
+  }
+  if (options.clock == nullptr) {
+    return absl::InvalidArgumentError(
+        "OwnershipBook: options.clock is not set");
+  }
+  if (options.max_examined_per_page < 1) {
+    return absl::InvalidArgumentError(
+        "OwnershipBook: options.max_examined_per_page must be >= 1");
+  }
+  return std::unique_ptr<OwnershipBook>(new OwnershipBook(options));
+}
+
+absl::StatusOr<std::optional<v1::Ownership>> OwnershipBook::ReadForUpdate(
+    storage::Transaction& txn, absl::string_view customer_id,
+    absl::string_view department) {
+  std::string value;
+  absl::Status s = txn.GetForUpdate(
+      Table::kOwnerships, OwnershipKey(customer_id, department), &value);
+  if (absl::IsNotFound(s)) return std::optional<v1::Ownership>();
+  RETURN_IF_ERROR(s);
+  v1::Ownership record;
+  RETURN_IF_ERROR(
+      Parse(value, OwnershipWhat(customer_id, department), &record));
+  return std::optional<v1::Ownership>(std::move(record));
+}
+
+absl::StatusOr<PendingEvents> OwnershipBook::Stage(
+    storage::Transaction& txn, const ChangeSpec& change) const {
+  RETURN_IF_ERROR(ValidateChange(change));
+  const std::string& customer = change.after.customer_id();
+  const std::string& department = change.after.department();
+  ASSIGN_OR_RETURN(std::optional<v1::Ownership> before,
+                   ReadForUpdate(txn, customer, department));
+
+  // A first ownership in the department gets the customer's segment
+  // entries. The customer record is locked and rewritten, so a concurrent
+  // StageCustomer that changes the segments conflicts with this transaction
+  // (one of them aborts and re-reads) instead of missing this ownership.
+  storage::v1::CustomerRecord customer_record;
+  if (!before.has_value()) {
+    const std::string key = CustomerKey(customer);
+    std::string value;
+    absl::Status s = txn.GetForUpdate(Table::kCustomers, key, &value);
+    if (absl::IsNotFound(s)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("customer ", rules::Quote(customer),
+                       " has no customer record: stage it (StageCustomer) "
+                       "before its first ownership"));
+    }
+    RETURN_IF_ERROR(s);
+    RETURN_IF_ERROR(
+        Parse(value, absl::StrCat("customer record ", rules::Quote(customer)),
+              &customer_record));
+    RETURN_IF_ERROR(txn.Put(Table::kCustomers, key, value));
+  }
+
+  SequenceTicket ticket = options_.sequencer->Allocate(1);
+  const int64_t sequence = ticket.first();
+  const absl::Time now = options_.clock->Now();
+
+  v1::Ownership after = change.after;
+  after.set_last_event_sequence(sequence);
+  if (!before.has_value() || before->rep() != after.rep() ||
+      before->pool() != after.pool()) {
+    *after.mutable_since() = ToProto(now);
+  } else {
+    *after.mutable_since() = before->since();
+  }
+  RETURN_IF_ERROR(txn.Put(Table::kOwnerships,
+                          OwnershipKey(customer, department),
+                          SerializeDeterministic(after)));
+
+  const google::protobuf::RepeatedPtrField<std::string> no_segments;
+  std::set<Membership> old_memberships;
+  if (before.has_value()) old_memberships = MembershipsOf(*before, no_segments);
+  std::set<Membership> new_memberships = MembershipsOf(
+      after, before.has_value() ? no_segments : customer_record.segments());
+  RETURN_IF_ERROR(ApplyMemberships(txn, old_memberships, new_memberships));
+
+  v1::OwnershipEvent event;
+  event.set_sequence(sequence);
+  *event.mutable_event_time() = ToProto(now);
+  event.set_customer_id(customer);
+  event.set_department(department);
+  event.set_cause(change.cause);
+  event.set_actor(change.actor);
+  event.set_reason(change.reason);
+  if (before.has_value()) *event.mutable_before() = *before;
+  *event.mutable_after() = after;
+  event.set_request_id(change.request_id);
+  RETURN_IF_ERROR(txn.Put(Table::kEvents, EventKey(sequence),
+                          SerializeDeterministic(event)));
+  RETURN_IF_ERROR(txn.Put(Table::kIndexes,
+                          HistKey(customer, department, sequence),
+                          KeyBuilder().AddTime(now).Build()));
+
+  PendingEvents pending;
+  pending.sequencer_ = options_.sequencer;
+  pending.events_.push_back(std::move(event));
+  pending.tickets_.push_back(std::move(ticket));
+  return pending;
+}
+
+absl::StatusOr<storage::v1::CustomerRecord> OwnershipBook::StageCustomer(
+    storage::Transaction& txn,
+    const storage::v1::CustomerRecord& record) const {
+  FieldErrors errors;
+  const std::string& customer = record.customer().id();
+  CheckName("customer.id", customer, true, rules::CheckCustomerId, &errors);
+  absl::flat_hash_set<std::string> seen;
+  for (int i = 0; i < record.segments_size(); ++i) {
+    const std::string field = absl::StrCat("segments[", i, "]");
+    CheckName(field, record.segments(i), true, rules::CheckSegmentName,
+              &errors);
+    if (!seen.insert(record.segments(i)).second) {
+      errors.Add(field, absl::StrCat("repeats segment ",
+                                     rules::Quote(record.segments(i))));
+    }
+  }
+  if (record.ruleset_version() < 0) {
+    errors.Add("ruleset_version", "must not be negative");
+  }
+  RETURN_IF_ERROR(errors.ToStatus());
+
+  const std::string key = CustomerKey(customer);
+  std::string value;
+  absl::Status locked = txn.GetForUpdate(Table::kCustomers, key, &value);
+  const bool found = locked.ok();
+  if (!locked.ok() && !absl::IsNotFound(locked)) return locked;
+  storage::v1::CustomerRecord old;
+  if (found) {
+    RETURN_IF_ERROR(Parse(
+        value, absl::StrCat("customer record ", rules::Quote(customer)), &old));
+  }
+
+  const absl::Time now = options_.clock->Now();
+  storage::v1::CustomerRecord stored = record;
+  *stored.mutable_create_time() = found ? old.create_time() : ToProto(now);
+  *stored.mutable_update_time() = ToProto(now);
+  RETURN_IF_ERROR(
+      txn.Put(Table::kCustomers, key, SerializeDeterministic(stored)));
+
+  std::vector<std::string> removed;
+  std::vector<std::string> added;
+  absl::flat_hash_set<std::string> old_set(old.segments().begin(),
+                                           old.segments().end());
+  for (const std::string& s : old.segments()) {
+    if (seen.count(s) == 0) removed.push_back(s);
+  }
+  for (const std::string& s : record.segments()) {
+    if (old_set.count(s) == 0) added.push_back(s);
+  }
+  if (removed.empty() && added.empty()) return stored;
+
+  ASSIGN_OR_RETURN(std::vector<std::string> departments,
+                   DepartmentsOf(txn, customer));
+  for (const std::string& department : departments) {
+    for (const std::string& segment : removed) {
+      RETURN_IF_ERROR(txn.Delete(
+          Table::kIndexes,
+          IndexEntry(BySegmentPrefix(department, segment), customer)));
+      RETURN_IF_ERROR(
+          txn.AddToCounter(SegmentCountKey(department, segment), -1));
+    }
+    for (const std::string& segment : added) {
+      RETURN_IF_ERROR(txn.Put(
+          Table::kIndexes,
+          IndexEntry(BySegmentPrefix(department, segment), customer), ""));
+      RETURN_IF_ERROR(
+          txn.AddToCounter(SegmentCountKey(department, segment), +1));
+    }
+  }
+  return stored;
+}
+
+absl::StatusOr<v1::Ownership> OwnershipBook::GetOwnership(
+    const v1::GetOwnershipRequest& request) const {
+  FieldErrors errors;
+  CheckName("customer_id", request.customer_id(), true, rules::CheckCustomerId,
+            &errors);
+  CheckName("department", request.department(), true, rules::CheckDepartmentId,
+            &errors);
+  RETURN_IF_ERROR(errors.ToStatus());
+  ASSIGN_OR_RETURN(std::unique_ptr<storage::Snapshot> snapshot,
+                   options_.store->NewSnapshot());
+  std::string value;
+  ASSIGN_OR_RETURN(bool found, ReadOptional(*snapshot, Table::kOwnerships,
+                                            OwnershipKey(request.customer_id(),
+                                                         request.department()),
+                                            &value));
+  const std::string what =
+      OwnershipWhat(request.customer_id(), request.department());
+  if (!found) return absl::NotFoundError(absl::StrCat(what, " does not exist"));
+  v1::Ownership record;
+  RETURN_IF_ERROR(Parse(value, what, &record));
+  return record;
+}
+
+absl::StatusOr<v1::ListOwnershipsResponse> OwnershipBook::ListOwnerships(
+    const v1::ListOwnershipsRequest& request) const {
+  FieldErrors errors;
+  const std::string& department = request.department();
+  CheckName("department", department, true, rules::CheckDepartmentId, &errors);
+  CheckName("team", request.team(), false, rules::CheckTeamId, &errors);
+  CheckName("rep", request.rep(), false, rules::CheckRepId, &errors);
+  const int state = request.state();
+  if (!v1::Ownership::State_IsValid(state)) {
+    errors.Add("state", "is not a valid ownership state");
+  }
+  CheckName("segment", request.segment(), false, rules::CheckSegmentName,
+            &errors);
+  const int32_t page_size =
+      CheckPageSize("page_size", request.page_size(), kDefaultOwnershipPageSize,
+                    kMaxOwnershipPageSize, &errors);
+  const std::string scope = KeyBuilder()
+                                .AddString(kListOwnershipsScope)
+                                .AddString(department)
+                                .AddString(request.team())
+                                .AddString(request.rep())
+                                .AddInt64(state)
+                                .AddString(request.segment())
+                                .Build();
+  std::optional<std::string> resume_after;
+  if (!request.page_token().empty()) {
+    resume_after =
+        DecodePageToken("page_token", scope, request.page_token(), &errors);
+  }
+  RETURN_IF_ERROR(errors.ToStatus());
+
+  ASSIGN_OR_RETURN(std::unique_ptr<storage::Snapshot> snapshot,
+                   options_.store->NewSnapshot());
+
+  // Candidate indexes: one per filter given, with the counter of its size.
+  struct Candidate {
+    std::string prefix;
+    std::string counter;
+  };
+  std::vector<Candidate> candidates;
+  if (!request.rep().empty()) {
+    candidates.push_back({ByRepPrefix(department, request.rep()),
+                          OwnedCounterKeyOf(department, request.rep())});
+  }
+  if (!request.team().empty()) {
+    candidates.push_back({ByTeamPrefix(department, request.team()),
+                          TeamCountKey(department, request.team())});
+  }
+  if (state != v1::Ownership::STATE_UNSPECIFIED) {
+    candidates.push_back(
+        {ByStatePrefix(department, state), StateCountKey(department, state)});
+  }
+  if (!request.segment().empty()) {
+    candidates.push_back({BySegmentPrefix(department, request.segment()),
+                          SegmentCountKey(department, request.segment())});
+  }
+  std::string prefix = ByDeptPrefix(department);
+  if (!candidates.empty()) {
+    int64_t best = std::numeric_limits<int64_t>::max();
+    for (const Candidate& c : candidates) {
+      ASSIGN_OR_RETURN(int64_t size, snapshot->GetCounter(c.counter));
+      if (size < best) {
+        best = size;
+        prefix = c.prefix;
+      }
+    }
+  }
+
+  storage::ScanOptions scan_options;
+  if (resume_after.has_value()) {
+    scan_options.start_after = IndexEntry(prefix, *resume_after);
+  }
+  v1::ListOwnershipsResponse response;
+  std::string last_returned;
+  std::string last_examined;
+  bool more = false;
+  int64_t examined = 0;
+  std::unique_ptr<storage::ScanIterator> it =
+      snapshot->Scan(Table::kIndexes, prefix, scan_options);
+  for (; it->Valid(); it->Next()) {
+    if (examined == options_.max_examined_per_page) {
+      more = true;
+      break;
+    }
+    ++examined;
+    ASSIGN_OR_RETURN(std::string customer, CustomerOfEntry(it->key(), prefix));
+    std::string value;
+    ASSIGN_OR_RETURN(bool found,
+                     ReadOptional(*snapshot, Table::kOwnerships,
+                                  OwnershipKey(customer, department), &value));
+    const std::string what = OwnershipWhat(customer, department);
+    if (!found) {
+      return absl::DataLossError(
+          absl::StrCat("an index names ", what, ", which does not exist"));
+    }
+    v1::Ownership record;
+    RETURN_IF_ERROR(Parse(value, what, &record));
+    bool match =
+        (request.rep().empty() || record.rep() == request.rep()) &&
+        (request.team().empty() || record.team() == request.team()) &&
+        (state == v1::Ownership::STATE_UNSPECIFIED || record.state() == state);
+    if (match && !request.segment().empty()) {
+      std::string ignored;
+      ASSIGN_OR_RETURN(
+          match, ReadOptional(
+                     *snapshot, Table::kIndexes,
+                     IndexEntry(BySegmentPrefix(department, request.segment()),
+                                customer),
+                     &ignored));
+    }
+    if (match) {
+      if (response.ownerships_size() == page_size) {
+        more = true;  // one beyond the page: there is a next page
+        break;
+      }
+      *response.add_ownerships() = std::move(record);
+      last_returned = customer;
+    }
+    last_examined = std::move(customer);
+  }
+  RETURN_IF_ERROR(it->status());
+  if (more) {
+    // A full page resumes after its last ownership; a page cut short by the
+    // examination limit resumes after the last entry examined.
+    const std::string& position =
+        response.ownerships_size() == page_size ? last_returned : last_examined;
+    response.set_next_page_token(EncodePageToken(scope, position));
+  }
+  return response;
+}
+
+absl::StatusOr<v1::ListOwnershipEventsResponse>
+OwnershipBook::ListOwnershipEvents(
+    const v1::ListOwnershipEventsRequest& request) const {
+  FieldErrors errors;
+  const std::string& customer = request.customer_id();
+  CheckName("customer_id", customer, true, rules::CheckCustomerId, &errors);
+  CheckName("department", request.department(), false, rules::CheckDepartmentId,
+            &errors);
+  int64_t as_of_us = 0;
+  if (request.has_as_of()) {
+    const google::protobuf::Timestamp& t = request.as_of();
+    if (t.seconds() < TimeUtil::kTimestampMinSeconds ||
+        t.seconds() > TimeUtil::kTimestampMaxSeconds || t.nanos() < 0 ||
+        t.nanos() > 999999999) {
+      errors.Add("as_of",
+                 "must be a valid timestamp (0001-01-01 to 9999-12-31)");
+    } else {
+      as_of_us = TimeUtil::TimestampToMicroseconds(t);
+    }
+  }
+  const int32_t page_size =
+      CheckPageSize("page_size", request.page_size(), kDefaultOwnershipPageSize,
+                    kMaxOwnershipPageSize, &errors);
+  const std::string scope = KeyBuilder()
+                                .AddString(kListEventsScope)
+                                .AddString(customer)
+                                .AddString(request.department())
+                                .AddInt64(request.has_as_of() ? 1 : 0)
+                                .AddInt64(as_of_us)
+                                .Build();
+  int64_t after = 0;
+  if (!request.page_token().empty()) {
+    std::optional<std::string> position =
+        DecodePageToken("page_token", scope, request.page_token(), &errors);
+    if (position.has_value() &&
+        (!absl::SimpleAtoi(*position, &after) || after < 0)) {
+      errors.Add("page_token", "is not a page token of this listing");
+    }
+  }
+  RETURN_IF_ERROR(errors.ToStatus());
+
+  ASSIGN_OR_RETURN(std::unique_ptr<storage::Snapshot> snapshot,
+                   options_.store->NewSnapshot());
+  ASSIGN_OR_RETURN(std::vector<std::string> departments,
+                   DepartmentsOf(*snapshot, customer));
+  if (departments.empty()) {
+    std::string ignored;
+    ASSIGN_OR_RETURN(bool exists,
+                     ReadOptional(*snapshot, Table::kCustomers,
+                                  CustomerKey(customer), &ignored));
+    if (!exists) {
+      return absl::NotFoundError(
+          absl::StrCat("customer ", rules::Quote(customer), " does not exist"));
+    }
+  }
+  if (!request.department().empty()) {
+    const bool has = std::find(departments.begin(), departments.end(),
+                               request.department()) != departments.end();
+    departments.clear();
+    if (has) departments.push_back(request.department());
+  }
+
+  // The sequences to return (at most page_size + 1, ascending).
+  std::vector<int64_t> sequences;
+  if (request.has_as_of()) {
+    const absl::Time as_of = absl::FromUnixMicros(as_of_us);
+    for (const std::string& department : departments) {
+      const std::string prefix = HistPrefix(customer, department);
+      std::unique_ptr<storage::ScanIterator> it =
+          snapshot->Scan(Table::kIndexes, prefix);
+      int64_t in_force = 0;
+      for (; it->Valid(); it->Next()) {
+        ASSIGN_OR_RETURN(HistEntry entry,
+                         ParseHist(it->key(), it->value(), prefix));
+        if (entry.time <= as_of) in_force = entry.sequence;
+      }
+      RETURN_IF_ERROR(it->status());
+      if (in_force > after) sequences.push_back(in_force);
+    }
+    std::sort(sequences.begin(), sequences.end());
+    if (sequences.size() > static_cast<size_t>(page_size) + 1) {
+      sequences.resize(static_cast<size_t>(page_size) + 1);
+    }
+  } else {
+    // Merge the departments' histories by sequence.
+    struct Cursor {
+      std::string prefix;
+      std::unique_ptr<storage::ScanIterator> it;
+      int64_t sequence = 0;
+    };
+    std::vector<Cursor> cursors;
+    auto load = [](Cursor& c) -> absl::Status {
+      if (!c.it->Valid()) return c.it->status();
+      ASSIGN_OR_RETURN(HistEntry entry,
+                       ParseHist(c.it->key(), c.it->value(), c.prefix));
+      c.sequence = entry.sequence;
+      return absl::OkStatus();
+    };
+    for (const std::string& department : departments) {
+      Cursor c;
+      c.prefix = HistPrefix(customer, department);
+      storage::ScanOptions options;
+      options.start_after = HistKey(customer, department, after);
+      c.it = snapshot->Scan(Table::kIndexes, c.prefix, options);
+      RETURN_IF_ERROR(load(c));
+      cursors.push_back(std::move(c));
+    }
+    while (sequences.size() < static_cast<size_t>(page_size) + 1) {
+      Cursor* next = nullptr;
+      for (Cursor& c : cursors) {
+        if (c.it->Valid() && (next == nullptr || c.sequence < next->sequence)) {
+          next = &c;
+        }
+      }
+      if (next == nullptr) break;
+      sequences.push_back(next->sequence);
+      next->it->Next();
+      RETURN_IF_ERROR(load(*next));
+    }
+  }
+
+  v1::ListOwnershipEventsResponse response;
+  const bool more = sequences.size() > static_cast<size_t>(page_size);
+  if (more) sequences.resize(static_cast<size_t>(page_size));
+  for (int64_t sequence : sequences) {
+    std::string value;
+    ASSIGN_OR_RETURN(bool found, ReadOptional(*snapshot, Table::kEvents,
+                                              EventKey(sequence), &value));
+    const std::string what = absl::StrCat("ownership event ", sequence);
+    if (!found) {
+      return absl::DataLossError(absl::StrCat("the history of customer ",
+                                              rules::Quote(customer), " names ",
+                                              what, ", which does not exist"));
+    }
+    RETURN_IF_ERROR(Parse(value, what, response.add_events()));
+  }
+  if (more) {
+    response.set_next_page_token(
+        EncodePageToken(scope, absl::StrCat(sequences.back())));
+  }
+  return response;
+}
+
+absl::StatusOr<storage::v1::CustomerRecord> OwnershipBook::GetCustomer(
+    const v1::GetCustomerRequest& request) const {
+  FieldErrors errors;
+  CheckName("customer_id", request.customer_id(), true, rules::CheckCustomerId,
+            &errors);
+  RETURN_IF_ERROR(errors.ToStatus());
+  ASSIGN_OR_RETURN(std::unique_ptr<storage::Snapshot> snapshot,
+                   options_.store->NewSnapshot());
+  std::string value;
+  ASSIGN_OR_RETURN(bool found,
+                   ReadOptional(*snapshot, Table::kCustomers,
+                                CustomerKey(request.customer_id()), &value));
+  const std::string what =
+      absl::StrCat("customer ", rules::Quote(request.customer_id()));
+  if (!found) return absl::NotFoundError(absl::StrCat(what, " does not exist"));
+  storage::v1::CustomerRecord record;
+  RETURN_IF_ERROR(Parse(value, absl::StrCat("the record of ", what), &record));
+  return record;
+}
+
+absl::StatusOr<int64_t> OwnershipBook::ReadCounter(
+    absl::string_view key) const {
+  ASSIGN_OR_RETURN(std::unique_ptr<storage::Snapshot> snapshot,
+                   options_.store->NewSnapshot());
+  return snapshot->GetCounter(key);
+}
+
+}  // namespace custodian::server
