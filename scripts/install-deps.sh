@@ -12,6 +12,7 @@ PACKAGES=(
   ccache
   clang-format
   cmake
+  jq
   libabsl-dev
   libbenchmark-dev
   libcli11-dev

@@ -69,12 +69,17 @@ std::string SerializeDeterministic(const google::protobuf::Message& message) {
 std::string RequestFingerprint(const google::protobuf::Message& request) {
   std::unique_ptr<google::protobuf::Message> copy(request.New());
   copy->CopyFrom(request);
-  const google::protobuf::FieldDescriptor* field =
-      copy->GetDescriptor()->FindFieldByName("request_id");
-  if (field != nullptr &&
-      field->type() == google::protobuf::FieldDescriptor::TYPE_STRING &&
-      !field->is_repeated()) {
-    copy->GetReflection()->ClearField(copy.get(), field);
+  // request_id names the request; etag is a precondition, not part of what
+  // is asked: a retry whose first attempt succeeded (and so moved the etag)
+  // must still get the first answer.
+  for (absl::string_view name : {"request_id", "etag"}) {
+    const google::protobuf::FieldDescriptor* field =
+        copy->GetDescriptor()->FindFieldByName(std::string(name));
+    if (field != nullptr &&
+        field->type() == google::protobuf::FieldDescriptor::TYPE_STRING &&
+        !field->is_repeated()) {
+      copy->GetReflection()->ClearField(copy.get(), field);
+    }
   }
   const std::string bytes = SerializeDeterministic(*copy);
   // Bind the fingerprint to the message type too.

@@ -54,9 +54,11 @@ absl::Status ValidateIdempotencyOptions(const IdempotencyOptions& options);
 // stored in records and idempotency answers.
 std::string SerializeDeterministic(const google::protobuf::Message& message);
 
-// The fingerprint of a request: SHA-256 (32 bytes) of its deterministic
-// serialization with the string field named "request_id" (if the message has
-// one) cleared.
+// The fingerprint of a request: SHA-256 (32 bytes) of its type name and
+// deterministic serialization with the string fields named "request_id" and
+// "etag" (where the message has them) cleared. The etag is a precondition:
+// a retry whose first attempt succeeded carries a stale etag and must still
+// get the first answer.
 std::string RequestFingerprint(const google::protobuf::Message& request);
 
 class Idempotency {

@@ -5,6 +5,7 @@
 
 #include "common/status_macros.h"
 #include "custodian/v1/roster_service.pb.h"
+#include "custodian/v1/ruleset_service.pb.h"
 #include "gtest/gtest.h"
 #include "server/domain_testing.h"
 #include "server/request_checks.h"
@@ -55,6 +56,19 @@ TEST(RequestFingerprintTest, IgnoresRequestIdOnly) {
   EXPECT_EQ(RequestFingerprint(a), RequestFingerprint(b));
   EXPECT_EQ(RequestFingerprint(a).size(), 32u);
   b.set_reason("retired");
+  EXPECT_NE(RequestFingerprint(a), RequestFingerprint(b));
+}
+
+TEST(RequestFingerprintTest, IgnoresTheEtagPrecondition) {
+  v1::ActivateRulesetRequest a;
+  a.set_version(2);
+  a.set_etag("etag-before");
+  a.set_reason("fy27");
+  a.set_request_id("r1");
+  v1::ActivateRulesetRequest b = a;
+  b.set_etag("etag-after");
+  EXPECT_EQ(RequestFingerprint(a), RequestFingerprint(b));
+  b.set_version(3);
   EXPECT_NE(RequestFingerprint(a), RequestFingerprint(b));
 }
 
