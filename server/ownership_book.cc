@@ -208,7 +208,8 @@ void CheckName(absl::string_view field, absl::string_view value, bool required,
 }
 
 bool StateHasRep(v1::Ownership::State state) {
-  return state == v1::Ownership::ACTIVE || state == v1::Ownership::PENDING_APPROVAL ||
+  return state == v1::Ownership::ACTIVE ||
+         state == v1::Ownership::PENDING_APPROVAL ||
          state == v1::Ownership::FROZEN || state == v1::Ownership::ORPHANED;
 }
 

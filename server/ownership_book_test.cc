@@ -72,7 +72,8 @@ std::string Count(absl::string_view tag, absl::string_view department,
       .AddString(value)
       .Build();
 }
-std::string StateCount(absl::string_view department, v1::Ownership::State state) {
+std::string StateCount(absl::string_view department,
+                       v1::Ownership::State state) {
   return KeyBuilder()
       .AddString("n_state")
       .AddString(department)
@@ -296,12 +297,12 @@ TEST_F(BookTest, MovingAnOwnershipFixesEveryIndexAndCounter) {
   EXPECT_EQ(
       pooled.count(K(Table::kIndexes, Entry("by_rep", "sales", "li.na", "c1"))),
       0u);
-  EXPECT_EQ(
-      pooled.count(K(Table::kIndexes, StateEntry("sales", v1::Ownership::ACTIVE, "c1"))),
-      0u);
-  EXPECT_EQ(
-      pooled.count(K(Table::kIndexes, StateEntry("sales", v1::Ownership::POOLED, "c1"))),
-      1u);
+  EXPECT_EQ(pooled.count(K(Table::kIndexes,
+                           StateEntry("sales", v1::Ownership::ACTIVE, "c1"))),
+            0u);
+  EXPECT_EQ(pooled.count(K(Table::kIndexes,
+                           StateEntry("sales", v1::Ownership::POOLED, "c1"))),
+            1u);
 }
 
 TEST_F(BookTest, SinceMovesOnlyWithTheOwner) {
@@ -497,8 +498,8 @@ class ListOwnershipsTest : public BookTest {
     MustCommit(Active("c1", "sales", "zhang.wei", "ka-east"));
     MustCommit(Active("c2", "sales", "li.na", "ka-east"));
     MustCommit(Active("c3", "sales", "zhang.wei", "ka-west"));
-    MustCommit(
-        WithState(Active("c4", "sales", "zhang.wei", "ka-east"), v1::Ownership::FROZEN));
+    MustCommit(WithState(Active("c4", "sales", "zhang.wei", "ka-east"),
+                         v1::Ownership::FROZEN));
     MustCommit(Pooled("c5", "sales", "east-pool"));
     MustCommit(Active("c6", "sales", "li.na", "ka-west"));
     MustCommit(Active("c7", "service", "zhang.wei", "service-cn"));
@@ -571,8 +572,8 @@ TEST_F(ListOwnershipsTest, ScansTheSmallestIndex) {
   // key_account segment index.
   std::unique_ptr<OwnershipBook> narrow = MakeBook(1);
   auto r = Sales();
-  r.set_state(v1::Ownership::POOLED);       // 1 entry: c5
-  r.set_segment("key_account");  // 3 entries
+  r.set_state(v1::Ownership::POOLED);  // 1 entry: c5
+  r.set_segment("key_account");        // 3 entries
   auto response = narrow->ListOwnerships(r);
   ASSERT_TRUE(response.ok()) << response.status();
   EXPECT_THAT(Customers(*response), ElementsAre("c5"));

@@ -1,0 +1,829 @@
+#include "server/assigner.h"
+
+#include <algorithm>
+#include <atomic>
+#include <optional>
+#include <thread>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
+#include "absl/hash/hash.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "custodian/storage/v1/records.pb.h"
+#include "rules/names.h"
+#include "rules/validator.h"
+#include "server/request_checks.h"
+#include "server/roster_registry.h"
+
+namespace custodian::server {
+namespace {
+
+using storage::Table;
+
+// What an attempt leaves for after its commit.
+struct Effects {
+  // True when the answer came from the idempotency record: nothing staged.
+  bool replay = false;
+  // Reservations and load adjustments to finish after the commit.
+  std::vector<DepartmentPlan> plans;
+  // Events staged, to finish after the commit.
+  PendingEvents events;
+};
+
+// Adds `checker`'s complaint about `value` (or "is required" when empty and
+// `required`) for `field`.
+void CheckName(absl::string_view field, absl::string_view value, bool required,
+               std::string (*checker)(absl::string_view), FieldErrors* errors) {
+  if (value.empty()) {
+    if (required) errors->Add(field, "is required");
+    return;
+  }
+  if (std::string e = checker(value); !e.empty()) errors->Add(field, e);
+}
+
+// ValidateCustomer, as a violation of the field it names.
+void CheckCustomer(absl::string_view field, bool present,
+                   const v1::Customer& customer, FieldErrors* errors) {
+  if (!present) {
+    errors->Add(field, "is required");
+    return;
+  }
+  absl::Status s = rules::ValidateCustomer(customer, field);
+  if (s.ok()) return;
+  absl::string_view message = s.message();
+  const size_t colon = message.find(": ");
+  if (colon == absl::string_view::npos) {
+    errors->Add(field, message);
+  } else {
+    errors->Add(message.substr(0, colon), message.substr(colon + 2));
+  }
+}
+
+template <typename Message>
+absl::Status ParseAnswer(const std::string& bytes, Message* out) {
+  if (!out->ParseFromString(bytes)) {
+    return absl::DataLossError(
+        absl::StrCat("stored idempotency answer does not parse as ",
+                     out->GetDescriptor()->full_name()));
+  }
+  return absl::OkStatus();
+}
+
+// Reads the customer record with GetForUpdate. nullopt when absent.
+absl::StatusOr<std::optional<storage::v1::CustomerRecord>> ReadCustomer(
+    storage::Transaction& txn, absl::string_view customer_id) {
+  std::string value;
+  absl::Status s =
+      txn.GetForUpdate(Table::kCustomers, CustomerKey(customer_id), &value);
+  if (absl::IsNotFound(s)) return std::optional<storage::v1::CustomerRecord>();
+  RETURN_IF_ERROR(s);
+  storage::v1::CustomerRecord record;
+  if (!record.ParseFromString(value)) {
+    return absl::DataLossError(absl::StrCat("the record of customer ",
+                                            rules::Quote(customer_id),
+                                            " does not parse"));
+  }
+  return std::optional<storage::v1::CustomerRecord>(std::move(record));
+}
+
+absl::Status CustomerNotFound(absl::string_view customer_id) {
+  return absl::NotFoundError(absl::StrCat(
+      "customer_id: customer ", rules::Quote(customer_id), " does not exist"));
+}
+
+bool SameSegments(const storage::v1::CustomerRecord& record,
+                  const v1::Evaluation& evaluation) {
+  if (record.segments_size() != evaluation.segments_size()) return false;
+  for (int i = 0; i < record.segments_size(); ++i) {
+    if (record.segments(i) != evaluation.segments(i)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+TeamAllocator::CounterLoader StoreCounterLoader(storage::Store* store) {
+  return [store](absl::string_view key) -> absl::StatusOr<int64_t> {
+    ASSIGN_OR_RETURN(std::unique_ptr<storage::Snapshot> snapshot,
+                     store->NewSnapshot());
+    return snapshot->GetCounter(key);
+  };
+}
+
+absl::StatusOr<std::unique_ptr<Assigner>> Assigner::Create(Options options) {
+  FieldErrors errors;
+  if (options.store == nullptr) errors.Add("store", "is required");
+  if (options.rulesets == nullptr) errors.Add("rulesets", "is required");
+  if (options.book == nullptr) errors.Add("book", "is required");
+  if (options.allocator == nullptr) errors.Add("allocator", "is required");
+  if (options.clock == nullptr) errors.Add("clock", "is required");
+  if (options.lock_stripes < 1) errors.Add("lock_stripes", "must be >= 1");
+  if (options.max_attempts < 1) errors.Add("max_attempts", "must be >= 1");
+  if (options.batch_parallelism < 1) {
+    errors.Add("batch_parallelism", "must be >= 1");
+  }
+  if (absl::Status s = ValidateIdempotencyOptions(options.idempotency);
+      !s.ok()) {
+    errors.Add("idempotency", s.message());
+  }
+  if (!errors.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Assigner options: ", errors.ToStatus().message()));
+  }
+  return std::unique_ptr<Assigner>(new Assigner(std::move(options)));
+}
+
+Assigner::Assigner(Options options)
+    : options_(std::move(options)),
+      idempotency_(options_.idempotency),
+      planner_(options_.allocator),
+      stripes_(new absl::Mutex[options_.lock_stripes]) {}
+
+absl::Mutex& Assigner::StripeFor(absl::string_view customer_id) const {
+  const size_t h = absl::Hash<absl::string_view>{}(customer_id);
+  return stripes_[h % static_cast<size_t>(options_.lock_stripes)];
+}
+
+absl::StatusOr<std::shared_ptr<const RosterIndex>> Assigner::RosterFor(
+    const std::string& bytes) const {
+  absl::MutexLock lock(&roster_mu_);
+  if (roster_index_ != nullptr && bytes == roster_bytes_) return roster_index_;
+  storage::v1::RosterRecord record;
+  if (!record.ParseFromString(bytes)) {
+    return absl::DataLossError("the stored roster record does not parse");
+  }
+  roster_index_ = std::make_shared<const RosterIndex>(record.roster());
+  roster_bytes_ = bytes;
+  return roster_index_;
+}
+
+namespace {
+
+// Reads the roster record without a lock (see the top of assigner.h).
+absl::StatusOr<std::string> ReadRosterBytes(storage::Transaction& txn) {
+  std::string value;
+  absl::Status s = txn.Get(Table::kRoster, RosterRecordKey(), &value);
+  if (absl::IsNotFound(s)) return std::string();
+  RETURN_IF_ERROR(s);
+  return value;
+}
+
+// Runs a mutation: up to `max_attempts` transactions of `attempt`, each
+// committed; after a commit that succeeded (or whose outcome is unknown)
+// finishes the plans in the allocator and, after a success, the events in
+// the sequencer. An attempt's effects are given back when it fails.
+absl::Status RunMutation(
+    storage::Store& store, TeamAllocator& allocator, int max_attempts,
+    absl::FunctionRef<absl::Status(storage::Transaction&, Effects&)> attempt) {
+  absl::Status last = absl::AbortedError("no attempt was made");
+  for (int i = 0; i < max_attempts; ++i) {
+    Effects effects;
+    ASSIGN_OR_RETURN(std::unique_ptr<storage::Transaction> txn, store.Begin());
+    absl::Status s = attempt(*txn, effects);
+    if (s.ok() && effects.replay) {
+      txn->Rollback();
+      return absl::OkStatus();
+    }
+    if (!s.ok()) {
+      txn->Rollback();
+      if (!absl::IsAborted(s)) return s;
+      last = s;
+      continue;  // effects (reservations, tickets) are given back here
+    }
+    s = txn->Commit();
+    if (s.ok()) {
+      for (DepartmentPlan& plan : effects.plans) plan.Finish(allocator);
+      effects.events.Committed();
+      return absl::OkStatus();
+    }
+    if (absl::IsUnavailable(s)) {
+      // The outcome is unknown: count the reservations (team_allocator.h);
+      // the events are abandoned (event_sequencer.h).
+      for (DepartmentPlan& plan : effects.plans) plan.Finish(allocator);
+      return s;
+    }
+    if (!absl::IsAborted(s)) return s;
+    last = s;
+  }
+  return absl::AbortedError(
+      absl::StrCat("gave up after ", max_attempts,
+                   " conflicting attempts: ", last.message()));
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Assign, UpdateCustomer, BatchAssign
+
+absl::StatusOr<v1::AssignResponse> Assigner::Assign(
+    const v1::AssignRequest& request, absl::string_view actor) {
+  FieldErrors errors;
+  CheckCustomer("customer", request.has_customer(), request.customer(),
+                &errors);
+  CheckRequestId("request_id", request.request_id(), true, &errors);
+  CheckActor(actor, &errors);
+  RETURN_IF_ERROR(errors.ToStatus());
+  return AssignCustomer(kAssignMethod, request, request.customer(),
+                        request.request_id(), actor, /*require_known=*/false);
+}
+
+absl::StatusOr<v1::AssignResponse> Assigner::UpdateCustomer(
+    const v1::UpdateCustomerRequest& request, absl::string_view actor) {
+  FieldErrors errors;
+  CheckCustomer("customer", request.has_customer(), request.customer(),
+                &errors);
+  CheckRequestId("request_id", request.request_id(), true, &errors);
+  CheckActor(actor, &errors);
+  RETURN_IF_ERROR(errors.ToStatus());
+  return AssignCustomer(kUpdateCustomerMethod, request, request.customer(),
+                        request.request_id(), actor, /*require_known=*/true);
+}
+
+absl::StatusOr<v1::BatchAssignResponse> Assigner::BatchAssign(
+    const v1::BatchAssignRequest& request, absl::string_view actor) {
+  FieldErrors errors;
+  if (request.requests_size() < 1 ||
+      request.requests_size() > kMaxBatchAssign) {
+    errors.Add("requests",
+               absl::StrCat("must hold 1-", kMaxBatchAssign, " requests (has ",
+                            request.requests_size(), ")"));
+  }
+  CheckActor(actor, &errors);
+  RETURN_IF_ERROR(errors.ToStatus());
+
+  // One result per item, each an independent Assign.
+  auto process = [&](int i) {
+    const v1::AssignRequest& item = request.requests(i);
+    const std::string prefix = absl::StrCat("requests[", i, "]");
+    v1::BatchAssignResult result;
+    result.set_index(i);
+    FieldErrors item_errors;
+    CheckCustomer(absl::StrCat(prefix, ".customer"), item.has_customer(),
+                  item.customer(), &item_errors);
+    CheckRequestId(absl::StrCat(prefix, ".request_id"), item.request_id(), true,
+                   &item_errors);
+    absl::StatusOr<v1::AssignResponse> answer =
+        item_errors.empty()
+            ? AssignCustomer(kAssignMethod, item, item.customer(),
+                             item.request_id(), actor, false)
+            : absl::StatusOr<v1::AssignResponse>(item_errors.ToStatus());
+    if (answer.ok()) {
+      *result.mutable_response() = std::move(*answer);
+      return result;
+    }
+    v1::BatchError* error = result.mutable_error();
+    error->set_code(static_cast<int32_t>(answer.status().code()));
+    // Field names are relative to the item: name the item.
+    std::string message(answer.status().message());
+    if (absl::IsInvalidArgument(answer.status()) &&
+        !absl::StartsWith(message, prefix)) {
+      message = absl::StrCat(prefix, ".", message);
+    }
+    error->set_message(std::move(message));
+    return result;
+  };
+
+  // Items of one customer id run in batch order, one after the other (the
+  // last attributes given win, as in separate calls); different customers
+  // run on up to batch_parallelism threads, so their commits share fsyncs.
+  std::vector<std::vector<int>> groups;
+  absl::flat_hash_map<std::string, size_t> group_of;
+  for (int i = 0; i < request.requests_size(); ++i) {
+    auto [it, inserted] = group_of.try_emplace(
+        request.requests(i).customer().id(), groups.size());
+    if (inserted) groups.emplace_back();
+    groups[it->second].push_back(i);
+  }
+  std::vector<v1::BatchAssignResult> results(request.requests_size());
+  std::atomic<size_t> next_group{0};
+  auto work = [&] {
+    for (size_t g; (g = next_group.fetch_add(1)) < groups.size();) {
+      for (int i : groups[g]) results[i] = process(i);
+    }
+  };
+  const size_t helpers =
+      std::min(groups.size(), static_cast<size_t>(options_.batch_parallelism)) -
+      1;
+  std::vector<std::thread> threads;
+  threads.reserve(helpers);
+  for (size_t t = 0; t < helpers; ++t) threads.emplace_back(work);
+  work();
+  for (std::thread& t : threads) t.join();
+
+  v1::BatchAssignResponse response;
+  for (v1::BatchAssignResult& r : results) {
+    *response.add_results() = std::move(r);
+  }
+  return response;
+}
+
+absl::StatusOr<v1::AssignResponse> Assigner::AssignCustomer(
+    absl::string_view method, const google::protobuf::Message& request,
+    const v1::Customer& customer, absl::string_view request_id,
+    absl::string_view actor, bool require_known) {
+  const RulesetRegistry::Active active = options_.rulesets->ActiveRuleset();
+  if (active.ruleset == nullptr) {
+    return absl::FailedPreconditionError(
+        "no ruleset is active: activate a ruleset version before assigning");
+  }
+  const std::string fingerprint = RequestFingerprint(request);
+  const v1::Ruleset& ruleset = active.ruleset->ruleset();
+
+  v1::AssignResponse response;
+  absl::MutexLock stripe(&StripeFor(customer.id()));
+  RETURN_IF_ERROR(RunMutation(
+      *options_.store, *options_.allocator, options_.max_attempts,
+      [&](storage::Transaction& txn, Effects& effects) -> absl::Status {
+        response.Clear();
+        const absl::Time now = options_.clock->Now();
+        ASSIGN_OR_RETURN(
+            std::optional<std::string> first,
+            idempotency_.Lookup(txn, method, request_id, fingerprint, now));
+        if (first.has_value()) {
+          effects.replay = true;
+          return ParseAnswer(*first, &response);
+        }
+
+        ASSIGN_OR_RETURN(std::optional<storage::v1::CustomerRecord> stored,
+                         ReadCustomer(txn, customer.id()));
+        if (require_known && !stored.has_value()) {
+          return absl::NotFoundError(absl::StrCat(
+              "customer.id: customer ", rules::Quote(customer.id()),
+              " does not exist (use Assign)"));
+        }
+        absl::flat_hash_map<std::string, v1::Ownership> current;
+        for (const v1::DepartmentRules& d : ruleset.departments()) {
+          ASSIGN_OR_RETURN(
+              std::optional<v1::Ownership> o,
+              OwnershipBook::ReadForUpdate(txn, customer.id(), d.department()));
+          if (o.has_value()) current.emplace(d.department(), std::move(*o));
+        }
+        ASSIGN_OR_RETURN(std::string roster_bytes, ReadRosterBytes(txn));
+        ASSIGN_OR_RETURN(std::shared_ptr<const RosterIndex> roster,
+                         RosterFor(roster_bytes));
+
+        PlanInput input;
+        input.customer = &customer;
+        input.ruleset = active.ruleset.get();
+        input.ruleset_version = active.version;
+        input.roster = roster.get();
+        input.current = &current;
+        input.now = now;
+        input.in_cooldown = options_.in_cooldown;
+        ASSIGN_OR_RETURN(AssignmentPlan plan,
+                         planner_.Plan(input, PickMode::kReserve));
+        for (const DepartmentPlan& d : plan.departments) {
+          for (const OwnedDelta& a : d.Adjustments()) {
+            RETURN_IF_ERROR(
+                options_.allocator->Preload(a.department, a.rep_id));
+          }
+        }
+
+        // The customer record first: a first ownership takes its segments.
+        if (!stored.has_value() ||
+            SerializeDeterministic(stored->customer()) !=
+                SerializeDeterministic(customer) ||
+            !SameSegments(*stored, plan.evaluation) ||
+            stored->ruleset_version() != active.version) {
+          storage::v1::CustomerRecord record;
+          *record.mutable_customer() = customer;
+          *record.mutable_segments() = plan.evaluation.segments();
+          record.set_ruleset_version(active.version);
+          RETURN_IF_ERROR(options_.book->StageCustomer(txn, record).status());
+        }
+
+        response.set_customer_id(customer.id());
+        response.set_ruleset_version(active.version);
+        *response.mutable_segments() = plan.evaluation.segments();
+        for (DepartmentPlan& d : plan.departments) {
+          v1::DepartmentAssignment* out = response.add_departments();
+          if (d.changed) {
+            ChangeSpec spec;
+            spec.after = d.after;
+            spec.cause = d.cause;
+            spec.actor = std::string(actor);
+            spec.request_id = std::string(request_id);
+            ASSIGN_OR_RETURN(PendingEvents pending,
+                             options_.book->Stage(txn, spec));
+            *out->mutable_ownership() = pending.events().back().after();
+            out->set_changed(true);
+            effects.events.Append(std::move(pending));
+          } else {
+            *out->mutable_ownership() = d.after;
+          }
+          if (auto add = d.CursorAdd()) {
+            RETURN_IF_ERROR(txn.AddToCounter(add->first, add->second));
+          }
+          effects.plans.push_back(std::move(d));
+        }
+        return idempotency_.Record(txn, method, request_id, fingerprint,
+                                   SerializeDeterministic(response), now);
+      }));
+  return response;
+}
+
+// ---------------------------------------------------------------------------
+// Evaluate, GetCustomer
+
+absl::StatusOr<v1::AssignResponse> Assigner::Evaluate(
+    const v1::EvaluateRequest& request) const {
+  FieldErrors errors;
+  CheckCustomer("customer", request.has_customer(), request.customer(),
+                &errors);
+  RETURN_IF_ERROR(errors.ToStatus());
+  const RulesetRegistry::Active active = options_.rulesets->ActiveRuleset();
+  if (active.ruleset == nullptr) {
+    return absl::FailedPreconditionError(
+        "no ruleset is active: activate a ruleset version before evaluating");
+  }
+  const v1::Customer& customer = request.customer();
+
+  ASSIGN_OR_RETURN(std::unique_ptr<storage::Snapshot> snapshot,
+                   options_.store->NewSnapshot());
+  absl::flat_hash_map<std::string, v1::Ownership> current;
+  for (const v1::DepartmentRules& d : active.ruleset->ruleset().departments()) {
+    std::string value;
+    absl::Status s =
+        snapshot->Get(Table::kOwnerships,
+                      OwnershipKey(customer.id(), d.department()), &value);
+    if (absl::IsNotFound(s)) continue;
+    RETURN_IF_ERROR(s);
+    v1::Ownership o;
+    if (!o.ParseFromString(value)) {
+      return absl::DataLossError(absl::StrCat(
+          "the ownership of customer ", rules::Quote(customer.id()),
+          " in department ", d.department(), " does not parse"));
+    }
+    current.emplace(d.department(), std::move(o));
+  }
+  std::string roster_bytes;
+  absl::Status s =
+      snapshot->Get(Table::kRoster, RosterRecordKey(), &roster_bytes);
+  if (!s.ok() && !absl::IsNotFound(s)) return s;
+  snapshot.reset();
+  ASSIGN_OR_RETURN(std::shared_ptr<const RosterIndex> roster,
+                   RosterFor(roster_bytes));
+
+  PlanInput input;
+  input.customer = &customer;
+  input.ruleset = active.ruleset.get();
+  input.ruleset_version = active.version;
+  input.roster = roster.get();
+  input.current = &current;
+  input.now = options_.clock->Now();
+  input.in_cooldown = options_.in_cooldown;
+  ASSIGN_OR_RETURN(AssignmentPlan plan,
+                   planner_.Plan(input, PickMode::kDryRun));
+
+  v1::AssignResponse response;
+  response.set_customer_id(customer.id());
+  response.set_ruleset_version(active.version);
+  *response.mutable_segments() = plan.evaluation.segments();
+  for (const DepartmentPlan& d : plan.departments) {
+    v1::DepartmentAssignment* out = response.add_departments();
+    *out->mutable_ownership() = d.after;
+    out->set_changed(d.changed);
+    // Not written: no event sequence yet.
+    if (d.changed) out->mutable_ownership()->set_last_event_sequence(0);
+  }
+  return response;
+}
+
+absl::StatusOr<v1::Customer> Assigner::GetCustomer(
+    const v1::GetCustomerRequest& request) const {
+  ASSIGN_OR_RETURN(storage::v1::CustomerRecord record,
+                   options_.book->GetCustomer(request));
+  return std::move(*record.mutable_customer());
+}
+
+// ---------------------------------------------------------------------------
+// Transfer, Approve, Reject
+
+absl::StatusOr<v1::Ownership> Assigner::Transfer(
+    const v1::TransferRequest& request, absl::string_view actor) {
+  FieldErrors errors;
+  CheckName("customer_id", request.customer_id(), true, rules::CheckCustomerId,
+            &errors);
+  CheckName("department", request.department(), true, rules::CheckDepartmentId,
+            &errors);
+  switch (request.to_case()) {
+    case v1::TransferRequest::kRep:
+      CheckName("rep", request.rep(), true, rules::CheckRepId, &errors);
+      break;
+    case v1::TransferRequest::kPool:
+      CheckName("pool", request.pool(), true, rules::CheckTeamId, &errors);
+      break;
+    default:
+      errors.Add("rep", "one of rep or pool is required");
+      break;
+  }
+  CheckReason("reason", request.reason(), true, &errors);
+  CheckRequestId("request_id", request.request_id(), true, &errors);
+  CheckActor(actor, &errors);
+  RETURN_IF_ERROR(errors.ToStatus());
+
+  const RulesetRegistry::Active active = options_.rulesets->ActiveRuleset();
+  const v1::Policies& policies = active.ruleset != nullptr
+                                     ? active.ruleset->ruleset().policies()
+                                     : DefaultPolicies();
+  const std::string fingerprint = RequestFingerprint(request);
+  const std::string& customer_id = request.customer_id();
+  const std::string& department = request.department();
+
+  v1::Ownership response;
+  absl::MutexLock stripe(&StripeFor(customer_id));
+  RETURN_IF_ERROR(RunMutation(
+      *options_.store, *options_.allocator, options_.max_attempts,
+      [&](storage::Transaction& txn, Effects& effects) -> absl::Status {
+        response.Clear();
+        const absl::Time now = options_.clock->Now();
+        ASSIGN_OR_RETURN(
+            std::optional<std::string> first,
+            idempotency_.Lookup(txn, kTransferMethod, request.request_id(),
+                                fingerprint, now));
+        if (first.has_value()) {
+          effects.replay = true;
+          return ParseAnswer(*first, &response);
+        }
+        ASSIGN_OR_RETURN(std::string roster_bytes, ReadRosterBytes(txn));
+        ASSIGN_OR_RETURN(std::shared_ptr<const RosterIndex> roster,
+                         RosterFor(roster_bytes));
+        if (!roster->HasDepartment(department)) {
+          return absl::NotFoundError(absl::StrCat("department: department ",
+                                                  rules::Quote(department),
+                                                  " is not in the roster"));
+        }
+        ASSIGN_OR_RETURN(std::optional<storage::v1::CustomerRecord> stored,
+                         ReadCustomer(txn, customer_id));
+        if (!stored.has_value()) return CustomerNotFound(customer_id);
+        ASSIGN_OR_RETURN(
+            std::optional<v1::Ownership> current,
+            OwnershipBook::ReadForUpdate(txn, customer_id, department));
+        if (current.has_value() && current->state() == v1::Ownership::FROZEN) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "the ownership of customer ", rules::Quote(customer_id),
+              " in department ", department,
+              " is FROZEN (an appeal is open): it cannot be transferred"));
+        }
+
+        DepartmentPlan plan;
+        plan.department = department;
+        plan.before = current;
+        plan.cause = v1::OwnershipEvent::TRANSFER;
+        v1::Ownership& after = plan.after;
+        after.set_customer_id(customer_id);
+        after.set_department(department);
+        if (request.to_case() == v1::TransferRequest::kRep) {
+          const std::string& rep_id = request.rep();
+          const v1::Rep* rep = roster->FindRep(rep_id);
+          if (rep == nullptr) {
+            return absl::NotFoundError(absl::StrCat(
+                "rep: rep ", rules::Quote(rep_id), " is not in the roster"));
+          }
+          if (rep->status() != v1::ACTIVE &&
+              rep->status() != v1::REP_STATUS_UNSPECIFIED) {
+            return absl::FailedPreconditionError(absl::StrCat(
+                "rep: rep ", rules::Quote(rep_id), " is ",
+                v1::RepStatus_Name(rep->status()),
+                ", not ACTIVE: only an active rep takes customers"));
+          }
+          std::optional<RosterIndex::Seat> seat =
+              roster->FindSeat(department, rep_id);
+          if (!seat.has_value()) {
+            return absl::FailedPreconditionError(absl::StrCat(
+                "rep: rep ", rules::Quote(rep_id),
+                " is not a member of any team of department ", department));
+          }
+          if (current.has_value() &&
+              current->state() == v1::Ownership::ACTIVE &&
+              current->rep() == rep_id) {
+            response = *current;  // already theirs: nothing to change
+            return idempotency_.Record(txn, kTransferMethod,
+                                       request.request_id(), fingerprint,
+                                       SerializeDeterministic(response), now);
+          }
+          const bool already_counted =
+              current.has_value() && current->rep() == rep_id;
+          if (!already_counted) {
+            ASSIGN_OR_RETURN(
+                PickResult pick,
+                planner_.ReserveRep(department, rep_id, *roster, policies));
+            if (!pick.picked()) {
+              const SkipReason reason = pick.skipped.empty()
+                                            ? SkipReason::kAtCapacity
+                                            : pick.skipped.front().reason;
+              return absl::FailedPreconditionError(absl::StrCat(
+                  "rep: rep ", rules::Quote(rep_id),
+                  reason == SkipReason::kAtCapacity
+                      ? absl::StrCat(" is at capacity (",
+                                     MemberCapacity(*seat->member, policies),
+                                     " customers) in department ", department)
+                      : absl::StrCat(" is not eligible (",
+                                     SkipReasonName(reason), ")")));
+            }
+            plan.reservation = std::move(pick.reservation);
+          }
+          after.set_state(v1::Ownership::ACTIVE);
+          after.set_rep(rep_id);
+          after.set_team(seat->team->id());
+        } else {
+          const std::string& pool_id = request.pool();
+          const v1::Team* pool = roster->FindTeam(pool_id);
+          if (pool == nullptr) {
+            return absl::NotFoundError(absl::StrCat(
+                "pool: pool ", rules::Quote(pool_id), " is not in the roster"));
+          }
+          if (!pool->has_pool() || pool->department() != department) {
+            return absl::FailedPreconditionError(
+                absl::StrCat("pool: team ", rules::Quote(pool_id),
+                             " is not a pool of department ", department));
+          }
+          if (current.has_value() &&
+              current->state() == v1::Ownership::POOLED &&
+              current->pool() == pool_id) {
+            response = *current;
+            return idempotency_.Record(txn, kTransferMethod,
+                                       request.request_id(), fingerprint,
+                                       SerializeDeterministic(response), now);
+          }
+          after.set_state(v1::Ownership::POOLED);
+          after.set_pool(pool_id);
+        }
+        plan.changed = true;
+        plan.owned_deltas =
+            OwnedDeltas(current.has_value() ? &*current : nullptr, after);
+        for (const OwnedDelta& a : plan.Adjustments()) {
+          RETURN_IF_ERROR(options_.allocator->Preload(a.department, a.rep_id));
+        }
+        ChangeSpec spec;
+        spec.after = after;
+        spec.cause = v1::OwnershipEvent::TRANSFER;
+        spec.actor = std::string(actor);
+        spec.reason = request.reason();
+        spec.request_id = request.request_id();
+        ASSIGN_OR_RETURN(PendingEvents pending,
+                         options_.book->Stage(txn, spec));
+        response = pending.events().back().after();
+        effects.events.Append(std::move(pending));
+        effects.plans.push_back(std::move(plan));
+        return idempotency_.Record(txn, kTransferMethod, request.request_id(),
+                                   fingerprint,
+                                   SerializeDeterministic(response), now);
+      }));
+  return response;
+}
+
+namespace {
+
+// The checks shared by Approve and Reject.
+absl::Status CheckDecisionRequest(absl::string_view customer_id,
+                                  absl::string_view department,
+                                  absl::string_view reason,
+                                  bool reason_required,
+                                  absl::string_view request_id,
+                                  absl::string_view actor) {
+  FieldErrors errors;
+  CheckName("customer_id", customer_id, true, rules::CheckCustomerId, &errors);
+  CheckName("department", department, true, rules::CheckDepartmentId, &errors);
+  CheckReason("reason", reason, reason_required, &errors);
+  CheckRequestId("request_id", request_id, true, &errors);
+  CheckActor(actor, &errors);
+  return errors.ToStatus();
+}
+
+// Reads the pending ownership of (customer, department) for Approve/Reject.
+absl::StatusOr<v1::Ownership> ReadPending(storage::Transaction& txn,
+                                          absl::string_view customer_id,
+                                          absl::string_view department,
+                                          absl::string_view verb) {
+  ASSIGN_OR_RETURN(std::optional<v1::Ownership> current,
+                   OwnershipBook::ReadForUpdate(txn, customer_id, department));
+  if (!current.has_value()) {
+    return absl::NotFoundError(absl::StrCat(
+        "customer ", rules::Quote(customer_id),
+        " has no ownership in department ", department, " to ", verb));
+  }
+  if (current->state() != v1::Ownership::PENDING_APPROVAL) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the ownership of customer ", rules::Quote(customer_id),
+                     " in department ", department, " is ",
+                     v1::Ownership::State_Name(current->state()),
+                     ", not PENDING_APPROVAL: there is nothing to ", verb));
+  }
+  return *std::move(current);
+}
+
+}  // namespace
+
+absl::StatusOr<v1::Ownership> Assigner::Approve(
+    const v1::ApproveRequest& request, absl::string_view actor) {
+  RETURN_IF_ERROR(CheckDecisionRequest(request.customer_id(),
+                                       request.department(), request.reason(),
+                                       false, request.request_id(), actor));
+  const std::string fingerprint = RequestFingerprint(request);
+  v1::Ownership response;
+  absl::MutexLock stripe(&StripeFor(request.customer_id()));
+  RETURN_IF_ERROR(RunMutation(
+      *options_.store, *options_.allocator, options_.max_attempts,
+      [&](storage::Transaction& txn, Effects& effects) -> absl::Status {
+        response.Clear();
+        const absl::Time now = options_.clock->Now();
+        ASSIGN_OR_RETURN(
+            std::optional<std::string> first,
+            idempotency_.Lookup(txn, kApproveMethod, request.request_id(),
+                                fingerprint, now));
+        if (first.has_value()) {
+          effects.replay = true;
+          return ParseAnswer(*first, &response);
+        }
+        ASSIGN_OR_RETURN(v1::Ownership pending,
+                         ReadPending(txn, request.customer_id(),
+                                     request.department(), "approve"));
+        ChangeSpec spec;
+        spec.after = pending;
+        spec.after.set_state(v1::Ownership::ACTIVE);
+        spec.cause = v1::OwnershipEvent::APPROVAL;
+        spec.actor = std::string(actor);
+        spec.reason = request.reason();
+        spec.request_id = request.request_id();
+        ASSIGN_OR_RETURN(PendingEvents events, options_.book->Stage(txn, spec));
+        response = events.events().back().after();
+        effects.events.Append(std::move(events));
+        return idempotency_.Record(txn, kApproveMethod, request.request_id(),
+                                   fingerprint,
+                                   SerializeDeterministic(response), now);
+      }));
+  return response;
+}
+
+absl::StatusOr<v1::Ownership> Assigner::Reject(const v1::RejectRequest& request,
+                                               absl::string_view actor) {
+  RETURN_IF_ERROR(CheckDecisionRequest(request.customer_id(),
+                                       request.department(), request.reason(),
+                                       true, request.request_id(), actor));
+  const RulesetRegistry::Active active = options_.rulesets->ActiveRuleset();
+  const std::string fingerprint = RequestFingerprint(request);
+  v1::Ownership response;
+  absl::MutexLock stripe(&StripeFor(request.customer_id()));
+  RETURN_IF_ERROR(RunMutation(
+      *options_.store, *options_.allocator, options_.max_attempts,
+      [&](storage::Transaction& txn, Effects& effects) -> absl::Status {
+        response.Clear();
+        const absl::Time now = options_.clock->Now();
+        ASSIGN_OR_RETURN(
+            std::optional<std::string> first,
+            idempotency_.Lookup(txn, kRejectMethod, request.request_id(),
+                                fingerprint, now));
+        if (first.has_value()) {
+          effects.replay = true;
+          return ParseAnswer(*first, &response);
+        }
+        ASSIGN_OR_RETURN(v1::Ownership pending,
+                         ReadPending(txn, request.customer_id(),
+                                     request.department(), "reject"));
+        ASSIGN_OR_RETURN(std::optional<storage::v1::CustomerRecord> stored,
+                         ReadCustomer(txn, request.customer_id()));
+        v1::Customer customer;
+        if (stored.has_value()) {
+          customer = stored->customer();
+        } else {
+          customer.set_id(request.customer_id());
+        }
+        ASSIGN_OR_RETURN(std::string roster_bytes, ReadRosterBytes(txn));
+        ASSIGN_OR_RETURN(std::shared_ptr<const RosterIndex> roster,
+                         RosterFor(roster_bytes));
+        RejectInput input;
+        input.customer = &customer;
+        input.pending = &pending;
+        input.ruleset = active.ruleset.get();
+        input.roster = roster.get();
+        input.now = now;
+        input.in_cooldown = options_.in_cooldown;
+        ASSIGN_OR_RETURN(DepartmentPlan plan, planner_.PlanReject(input));
+        for (const OwnedDelta& a : plan.Adjustments()) {
+          RETURN_IF_ERROR(options_.allocator->Preload(a.department, a.rep_id));
+        }
+        ChangeSpec spec;
+        spec.after = plan.after;
+        spec.cause = v1::OwnershipEvent::REJECTION;
+        spec.actor = std::string(actor);
+        spec.reason = request.reason();
+        spec.request_id = request.request_id();
+        ASSIGN_OR_RETURN(PendingEvents events, options_.book->Stage(txn, spec));
+        response = events.events().back().after();
+        if (auto add = plan.CursorAdd()) {
+          RETURN_IF_ERROR(txn.AddToCounter(add->first, add->second));
+        }
+        effects.events.Append(std::move(events));
+        effects.plans.push_back(std::move(plan));
+        return idempotency_.Record(txn, kRejectMethod, request.request_id(),
+                                   fingerprint,
+                                   SerializeDeterministic(response), now);
+      }));
+  return response;
+}
+
+}  // namespace custodian::server

@@ -1,0 +1,246 @@
+// Assigner: the assignment and ownership mutations (Assign, BatchAssign,
+// Evaluate, GetCustomer, UpdateCustomer, Transfer, Approve, Reject) over the
+// Store, independent of gRPC. The decisions are AssignmentPlanner's
+// (assignment_planner.h: targets, strategies, eligibility, overflow and
+// fallback, keep and drift); this class makes each one durable exactly once.
+//
+// Write discipline (DESIGN.md). Every mutation is ONE transaction: the
+// idempotency lookup (locks the request id), the customer record and every
+// ownership it touches (GetForUpdate), the plan, then the customer record,
+// each changed ownership with its event, indexes and counters
+// (OwnershipBook::Stage), the round-robin cursor deltas and the idempotency
+// answer, committed together. After the commit the capacity reservations are
+// committed to the allocator and the event tickets to the sequencer; when
+// the transaction fails they are given back and abandoned. A conflict
+// (ABORTED) re-runs the whole read-plan-write, up to kMaxAttempts times.
+//
+// Serialization. Calls for one customer serialize on a striped mutex (one of
+// Options::lock_stripes, chosen by a hash of the customer id), held from
+// before the transaction begins until after its commit and the allocator
+// and sequencer updates: never a global lock. So 64 concurrent Assign calls
+// for one new customer plan one after the other, and each later one sees the
+// first one's owners (one owner per department, one creating event). The
+// store's row locks back this up across processes' worth of code paths
+// (Stage locks the ownership key). Hot keys are never locked: a rep's load
+// and a team's cursor are AddToCounter deltas and in-memory allocator state,
+// event sequences come from the in-memory EventSequencer, and the roster
+// record is read without a lock (a roster change racing an assignment is
+// ordered by whichever commits first; the assignment used the roster as of
+// its snapshot, and a rep who left in between is found by the roster's
+// orphaning and by reviews).
+//
+// The active ruleset is RulesetRegistry::ActiveRuleset() at the start of the
+// attempt (the in-memory compiled version).
+//
+// Idempotency (AIP-155): every mutation takes a request_id; its first
+// successful answer is stored in the same commit, and a retry with the same
+// id (and the same request) returns that answer and writes nothing. A
+// BatchAssign item is recorded as an Assign of that item, so retrying an
+// item alone, or the whole batch, returns the first answers.
+//
+// Errors, with nothing written:
+//   INVALID_ARGUMENT    a bad field, named ("customer.region: ...",
+//                       "request_id: ...", "department: ..."), with a
+//                       BadRequest listing every bad field; a request_id
+//                       reused for a different request;
+//   FAILED_PRECONDITION no ruleset is active (Assign, BatchAssign items,
+//                       Evaluate, UpdateCustomer); the ownership is FROZEN
+//                       (Transfer) or not PENDING_APPROVAL (Approve,
+//                       Reject); a transfer's rep is not active, is in no
+//                       team of the department, or is at capacity there; a
+//                       transfer's pool is not a pool of the department;
+//   NOT_FOUND           an unknown customer (GetCustomer, UpdateCustomer,
+//                       Transfer, Approve, Reject), department, rep or pool
+//                       (the message names it); no ownership to approve or
+//                       reject;
+//   ABORTED             the store kept conflicting (retry the call with the
+//                       same request_id);
+//   UNAVAILABLE / DATA_LOSS from the store. UNAVAILABLE from the commit
+//                       means the outcome is unknown: retry with the same
+//                       request_id.
+//
+// Thread-safe: all methods may be called concurrently.
+#ifndef CUSTODIAN_SERVER_ASSIGNER_H_
+#define CUSTODIAN_SERVER_ASSIGNER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "common/clock.h"
+#include "custodian/v1/assignment.pb.h"
+#include "custodian/v1/ownership.pb.h"
+#include "custodian/v1/ownership_requests.pb.h"
+#include "server/assignment_planner.h"
+#include "server/idempotency.h"
+#include "server/ownership_book.h"
+#include "server/ruleset_registry.h"
+#include "server/team_allocator.h"
+#include "storage/store.h"
+
+namespace custodian::server {
+
+// Method names under which idempotency records are kept.
+inline constexpr absl::string_view kAssignMethod =
+    "custodian.v1.AssignmentService/Assign";
+inline constexpr absl::string_view kUpdateCustomerMethod =
+    "custodian.v1.AssignmentService/UpdateCustomer";
+inline constexpr absl::string_view kTransferMethod =
+    "custodian.v1.OwnershipService/Transfer";
+inline constexpr absl::string_view kApproveMethod =
+    "custodian.v1.OwnershipService/Approve";
+inline constexpr absl::string_view kRejectMethod =
+    "custodian.v1.OwnershipService/Reject";
+
+// Most customers in one BatchAssign.
+inline constexpr int kMaxBatchAssign = 1000;
+
+// A TeamAllocator::CounterLoader reading counters from a fresh snapshot of
+// `store` (which must outlive the loader).
+TeamAllocator::CounterLoader StoreCounterLoader(storage::Store* store);
+
+class Assigner {
+ public:
+  struct Options {
+    // Where everything lives. Required; must outlive the assigner.
+    storage::Store* store = nullptr;
+    // The active ruleset. Required; must outlive the assigner.
+    const RulesetRegistry* rulesets = nullptr;
+    // Ownership records, events, indexes, counters and customer records.
+    // Required; must outlive the assigner.
+    const OwnershipBook* book = nullptr;
+    // Loads and cursors. Required; must outlive the assigner; every writer
+    // of ownerships of `store` must use this same allocator.
+    TeamAllocator* allocator = nullptr;
+    // Evaluation time and idempotency record times. Default: the real
+    // clock. Event times come from the book's clock.
+    Clock* clock = Clock::Real();
+    // Request-id window.
+    IdempotencyOptions idempotency;
+    // Striped per-customer mutexes, >= 1. Default: 1024.
+    int lock_stripes = 1024;
+    // Attempts per transaction on ABORTED, >= 1. Default: 10.
+    int max_attempts = 10;
+    // Threads one BatchAssign uses for different customers, >= 1.
+    // Default: 8.
+    int batch_parallelism = 8;
+    // Cooldowns of reps for customers (the pool issue). Default: none.
+    CooldownFn in_cooldown;
+  };
+
+  // Returns INVALID_ARGUMENT naming a bad option.
+  static absl::StatusOr<std::unique_ptr<Assigner>> Create(Options options);
+
+  // Assign by `actor`: stores the customer's attributes (and segments) and
+  // decides its owner in every department of the active ruleset (see
+  // assignment_planner.h). The answer has one DepartmentAssignment per
+  // department of the ruleset, in ruleset order, each with the ownership
+  // as stored after the call and whether this call changed it. Errors: see
+  // the top of this file.
+  absl::StatusOr<v1::AssignResponse> Assign(const v1::AssignRequest& request,
+                                            absl::string_view actor);
+
+  // BatchAssign by `actor`: 1-1000 requests, each an independent Assign in
+  // its own transaction (recorded under its own request_id as an Assign);
+  // one result per request, in request order, with either the response or
+  // the error (code and message; field names prefixed with "requests[i].").
+  // One bad or failing item does not fail the others. Items of the same
+  // customer id run in request order; different customers run concurrently
+  // on up to Options::batch_parallelism threads. INVALID_ARGUMENT naming
+  // `requests` when there are none or more than 1000 (then nothing is
+  // processed), or naming `actor`.
+  absl::StatusOr<v1::BatchAssignResponse> BatchAssign(
+      const v1::BatchAssignRequest& request, absl::string_view actor);
+
+  // Evaluate: exactly the answer Assign would give now for this customer
+  // (the same plan, made with TeamAllocator::Peek), writing nothing,
+  // reserving nothing and moving no cursor. Differs from the following
+  // Assign's answer only in last_event_sequence of changed ownerships
+  // (unknown until written; the stored value for kept ones) and, under
+  // concurrent assignments, in the reps they take first.
+  absl::StatusOr<v1::AssignResponse> Evaluate(
+      const v1::EvaluateRequest& request) const;
+
+  // GetCustomer: the stored attributes. INVALID_ARGUMENT naming
+  // customer_id; NOT_FOUND when unknown.
+  absl::StatusOr<v1::Customer> GetCustomer(
+      const v1::GetCustomerRequest& request) const;
+
+  // UpdateCustomer by `actor`: replaces the attributes of a known customer
+  // and re-plans like Assign, so owners move only as on_drift says (keep:
+  // drift is flagged; reassign: moved), and departments without an owner
+  // are assigned. NOT_FOUND for an unknown customer (use Assign).
+  absl::StatusOr<v1::AssignResponse> UpdateCustomer(
+      const v1::UpdateCustomerRequest& request, absl::string_view actor);
+
+  // Transfer by `actor` (cause TRANSFER, with the reason):
+  //   to a rep: the rep must be ACTIVE and a member of a (non-pool) team of
+  //     the department; the new ownership is ACTIVE with that rep and the
+  //     first such team (roster order) as its team, and it must fit the
+  //     rep's capacity at that seat (else FAILED_PRECONDITION naming the rep
+  //     and its capacity: a transfer does not overload a rep; free capacity
+  //     or raise it first);
+  //   to a pool: a pool team of the department; the ownership becomes
+  //     POOLED there.
+  // rule_id is "" and ruleset_version 0 (no rule decided it), drifted is
+  // false, the explanation is empty (the event carries the reason). A
+  // transfer to the current owner in the same state changes nothing. The
+  // customer must be known (NOT_FOUND); a FROZEN ownership is
+  // FAILED_PRECONDITION. Returns the ownership as stored.
+  absl::StatusOr<v1::Ownership> Transfer(const v1::TransferRequest& request,
+                                         absl::string_view actor);
+
+  // Approve by `actor`: PENDING_APPROVAL -> ACTIVE with the same rep
+  // (cause APPROVAL, reason optional). FAILED_PRECONDITION when the
+  // ownership is not pending; NOT_FOUND when there is none.
+  absl::StatusOr<v1::Ownership> Approve(const v1::ApproveRequest& request,
+                                        absl::string_view actor);
+
+  // Reject by `actor` (cause REJECTION, reason required): the pending
+  // ownership goes to the next eligible member of the same team (the
+  // rejected rep left out), else the rest of its decision's chain
+  // (overflow, fallback), else UNOWNED NO_CAPACITY (AssignmentPlanner::
+  // PlanReject). FAILED_PRECONDITION when not pending; NOT_FOUND when there
+  // is none.
+  absl::StatusOr<v1::Ownership> Reject(const v1::RejectRequest& request,
+                                       absl::string_view actor);
+
+ private:
+  explicit Assigner(Options options);
+
+  absl::Mutex& StripeFor(absl::string_view customer_id) const;
+
+  // Assign and UpdateCustomer. `require_known`: NOT_FOUND for a new
+  // customer. `field_prefix`: prepended to field names in errors.
+  absl::StatusOr<v1::AssignResponse> AssignCustomer(
+      absl::string_view method, const google::protobuf::Message& request,
+      const v1::Customer& customer, absl::string_view request_id,
+      absl::string_view actor, bool require_known);
+
+  Options options_;
+  Idempotency idempotency_;
+  AssignmentPlanner planner_;
+  std::unique_ptr<absl::Mutex[]> stripes_;
+
+  // The last roster record read and its index (parsing is skipped while the
+  // stored bytes are unchanged).
+  mutable absl::Mutex roster_mu_;
+  mutable std::string roster_bytes_ ABSL_GUARDED_BY(roster_mu_);
+  mutable std::shared_ptr<const RosterIndex> roster_index_
+      ABSL_GUARDED_BY(roster_mu_);
+
+  // Returns the roster index for the stored roster bytes `bytes` ("" when
+  // there is no roster). DATA_LOSS when it does not parse.
+  absl::StatusOr<std::shared_ptr<const RosterIndex>> RosterFor(
+      const std::string& bytes) const;
+};
+
+}  // namespace custodian::server
+
+#endif  // CUSTODIAN_SERVER_ASSIGNER_H_
