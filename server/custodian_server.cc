@@ -12,6 +12,8 @@
 #include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "custodian/v1/assignment_service.grpc.pb.h"
+#include "custodian/v1/ownership_service.grpc.pb.h"
 #include "custodian/v1/roster_service.pb.h"
 #include "custodian/v1/ruleset_service.pb.h"
 #include "grpc/health/v1/health.pb.h"
@@ -129,13 +131,17 @@ absl::StatusOr<std::unique_ptr<CustodianServer>> CustodianServer::Create(
   absl::StatusOr<std::unique_ptr<RulesetRegistry>> rulesets =
       RulesetRegistry::Create({store->get(), options.clock, idempotency});
   if (!rulesets.ok()) return Annotate("data_dir", rulesets.status());
+  absl::StatusOr<std::unique_ptr<RulesetSimulator>> simulator =
+      RulesetSimulator::Create({store->get(), rulesets->get(), options.clock});
+  if (!simulator.ok()) return simulator.status();
 
   // From here on the server object owns the store: on an error, its
   // destructor closes it.
-  std::unique_ptr<CustodianServer> server(
-      new CustodianServer(std::move(options), *std::move(store),
-                          *std::move(roster), *std::move(rulesets)));
+  std::unique_ptr<CustodianServer> server(new CustodianServer(
+      std::move(options), *std::move(store), *std::move(roster),
+      *std::move(rulesets), *std::move(simulator)));
   RETURN_IF_ERROR(server->Bootstrap());
+  RETURN_IF_ERROR(server->BuildOwnership());
   RETURN_IF_ERROR(server->Start());
   server->sweeper_ = std::thread([s = server.get()] { s->SweepLoop(); });
 
@@ -154,6 +160,7 @@ absl::StatusOr<std::unique_ptr<CustodianServer>> CustodianServer::Create(
   LogInfo(absl::StrCat(
       "custodiand ", CUSTODIAN_VERSION,
       " serving custodian.v1.RulesetService, custodian.v1.RosterService, "
+      "custodian.v1.AssignmentService, custodian.v1.OwnershipService, "
       "grpc.health.v1.Health and server reflection on ",
       server->address_, "; data dir ", o.data_dir, " (",
       o.sync_writes ? "synced writes" : "UNSAFE: unsynced writes",
@@ -162,7 +169,8 @@ absl::StatusOr<std::unique_ptr<CustodianServer>> CustodianServer::Create(
           ? std::string("none")
           : absl::StrCat("version ", r.active_ruleset_version, " \"",
                          r.active_ruleset_name, "\""),
-      "; first-start bootstrap ",
+      "; event sequence high-water mark ", r.event_sequence, "; ", o.workers,
+      " workers; first-start bootstrap ",
       r.bootstrapped ? "ran" : "did not run (stored state used)"));
   return server;
 }
@@ -170,13 +178,15 @@ absl::StatusOr<std::unique_ptr<CustodianServer>> CustodianServer::Create(
 CustodianServer::CustodianServer(Options options,
                                  std::unique_ptr<storage::Store> store,
                                  std::unique_ptr<RosterRegistry> roster,
-                                 std::unique_ptr<RulesetRegistry> rulesets)
+                                 std::unique_ptr<RulesetRegistry> rulesets,
+                                 std::unique_ptr<RulesetSimulator> simulator)
     : options_(std::move(options)),
       idempotency_(IdempotencyOptions{options_.idempotency_window}),
       store_(std::move(store)),
       roster_(std::move(roster)),
       rulesets_(std::move(rulesets)),
-      ruleset_service_(rulesets_.get()),
+      simulator_(std::move(simulator)),
+      ruleset_service_(rulesets_.get(), simulator_.get()),
       roster_service_(roster_.get()) {}
 
 CustodianServer::~CustodianServer() { (void)Shutdown(absl::Now()); }
@@ -244,6 +254,50 @@ absl::Status CustodianServer::Bootstrap() {
   return absl::OkStatus();
 }
 
+absl::Status CustodianServer::BuildOwnership() {
+  storage::Store* store = store_.get();
+  absl::StatusOr<std::unique_ptr<EventSequencer>> sequencer =
+      EventSequencer::Create(store);
+  if (!sequencer.ok()) return Annotate("data_dir", sequencer.status());
+  sequencer_ = *std::move(sequencer);
+  startup_.event_sequence = sequencer_->last_allocated();
+
+  OwnershipBook::Options book;
+  book.store = store;
+  book.sequencer = sequencer_.get();
+  book.clock = options_.clock;
+  ASSIGN_OR_RETURN(book_, OwnershipBook::Create(book));
+  feed_ = std::make_unique<EventFeed>(store, sequencer_.get());
+  allocator_ = std::make_unique<TeamAllocator>(StoreCounterLoader(store));
+
+  Assigner::Options assigner;
+  assigner.store = store;
+  assigner.rulesets = rulesets_.get();
+  assigner.book = book_.get();
+  assigner.allocator = allocator_.get();
+  assigner.clock = options_.clock;
+  assigner.idempotency.window = options_.idempotency_window;
+  ASSIGN_OR_RETURN(assigner_, Assigner::Create(std::move(assigner)));
+
+  WorkerPool::Options pool;
+  pool.threads = options_.workers;
+  pool.queue_capacity =
+      static_cast<int64_t>(options_.workers) * kQueuedCallsPerWorker;
+  pool.name = "workers";
+  ASSIGN_OR_RETURN(workers_, WorkerPool::Create(std::move(pool)));
+
+  assignment_service_ =
+      std::make_unique<AssignmentServiceImpl>(assigner_.get(), workers_.get());
+  OwnershipServiceImpl::Options ownership;
+  ownership.book = book_.get();
+  ownership.assigner = assigner_.get();
+  ownership.feed = feed_.get();
+  ownership.sequencer = sequencer_.get();
+  ownership.pool = workers_.get();
+  ASSIGN_OR_RETURN(ownership_service_, OwnershipServiceImpl::Create(ownership));
+  return absl::OkStatus();
+}
+
 absl::Status CustodianServer::Start() {
   // gRPC's built-in health service is implemented without protobuf, so its
   // messages are not in the generated descriptor pool. Linking our copy of
@@ -263,6 +317,8 @@ absl::Status CustodianServer::Start() {
       static_cast<int>(options_.max_request_bytes));
   builder.RegisterService(&ruleset_service_);
   builder.RegisterService(&roster_service_);
+  builder.RegisterService(assignment_service_.get());
+  builder.RegisterService(ownership_service_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     if (server_ != nullptr) {
@@ -278,6 +334,8 @@ absl::Status CustodianServer::Start() {
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   health->SetServingStatus(v1::RulesetService::service_full_name(), true);
   health->SetServingStatus(v1::RosterService::service_full_name(), true);
+  health->SetServingStatus(v1::AssignmentService::service_full_name(), true);
+  health->SetServingStatus(v1::OwnershipService::service_full_name(), true);
   return absl::OkStatus();
 }
 
@@ -352,9 +410,18 @@ absl::Status CustodianServer::Shutdown(absl::Time deadline) {
     // Health first, so that load balancers and probes stop sending new calls
     // while the in-flight ones drain.
     server_->GetHealthCheckService()->Shutdown();
+  }
+  // Watches never end by themselves: end them now, or the gRPC server's
+  // Shutdown would wait for them until the deadline.
+  if (ownership_service_ != nullptr) ownership_service_->EndWatches();
+  if (server_ != nullptr) {
     server_->Shutdown(absl::ToChronoTime(deadline));
     server_->Wait();
   }
+  // Every call has finished, so the pool holds no more work of theirs: this
+  // only joins its threads. Then nothing uses the store but the sweeper.
+  if (workers_ != nullptr) workers_->Shutdown();
+  if (sequencer_ != nullptr) sequencer_->Shutdown();
   StopSweeper();
   shutdown_status_ = CloseStore();
   return shutdown_status_;

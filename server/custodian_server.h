@@ -1,8 +1,11 @@
 // custodiand's server: opens the RocksDB store in the data directory, builds
 // the roster and ruleset registries over it, gives an empty store the roster
-// and ruleset files (first start), and serves custodian.v1.RulesetService,
-// custodian.v1.RosterService, grpc.health.v1.Health and server reflection on
-// a loopback address. A background thread deletes expired request-id
+// and ruleset files (first start), builds the ownership layer (event
+// sequencer, ownership book, event feed, team allocator, assigner) and the
+// worker pool, and serves custodian.v1.RulesetService,
+// custodian.v1.RosterService, custodian.v1.AssignmentService,
+// custodian.v1.OwnershipService, grpc.health.v1.Health and server reflection
+// on a loopback address. A background thread deletes expired request-id
 // records.
 //
 // Local development mode only: there is no authentication yet, so Options
@@ -24,12 +27,21 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/assigner.h"
+#include "server/assignment_service.h"
+#include "server/event_feed.h"
+#include "server/event_sequencer.h"
 #include "server/idempotency.h"
+#include "server/ownership_book.h"
+#include "server/ownership_service.h"
 #include "server/roster_registry.h"
 #include "server/roster_service.h"
 #include "server/ruleset_registry.h"
 #include "server/ruleset_service.h"
+#include "server/ruleset_simulator.h"
 #include "server/server_options.h"
+#include "server/team_allocator.h"
+#include "server/worker_pool.h"
 #include "storage/store.h"
 
 namespace custodian::server {
@@ -45,6 +57,9 @@ struct StartupReport {
   // The active ruleset version and its `ruleset:` name (0 and "": none).
   int64_t active_ruleset_version = 0;
   std::string active_ruleset_name;
+  // The highest ownership event sequence stored (0: none): the event
+  // sequencer's seed, where WatchOwnershipEvents' feed stands at start-up.
+  int64_t event_sequence = 0;
 };
 
 // Thread-safe: every method may be called from any thread.
@@ -84,13 +99,17 @@ class CustodianServer {
   CustodianServer(const CustodianServer&) = delete;
   CustodianServer& operator=(const CustodianServer&) = delete;
 
-  // Stops gracefully: health turns NOT_SERVING, the server stops accepting
-  // calls, lets in-flight calls finish until `deadline` and cancels those
-  // still running then; once all have ended, stops the sweeper and closes
-  // the store (flushing it). Returns the result of closing the store, which
-  // is also logged (an error as an error). Idempotent: later calls return the
-  // first call's result at once. The data directory can be opened again
-  // (e.g. by a new server) once this returns.
+  // Stops gracefully: health turns NOT_SERVING; open WatchOwnershipEvents
+  // streams end (UNAVAILABLE: reconnect with the last sequence) and new ones
+  // are refused, so they do not hold the shutdown until `deadline`; the
+  // server stops accepting calls, lets in-flight calls finish until
+  // `deadline` and cancels those still running then (a call still queued
+  // for a worker is then not run); once all have ended, drains and stops
+  // the worker pool, stops the sweeper and closes the store (flushing it).
+  // Returns the result of closing the store, which is also logged (an error as
+  // an error). Idempotent: later calls return the first call's result at once.
+  // The data directory can be opened again (e.g. by a new server) once this
+  // returns.
   absl::Status Shutdown(absl::Time deadline);
 
   // Deletes every request-id record that has expired by the clock's now, as
@@ -109,7 +128,8 @@ class CustodianServer {
  private:
   CustodianServer(Options options, std::unique_ptr<storage::Store> store,
                   std::unique_ptr<RosterRegistry> roster,
-                  std::unique_ptr<RulesetRegistry> rulesets);
+                  std::unique_ptr<RulesetRegistry> rulesets,
+                  std::unique_ptr<RulesetSimulator> simulator);
 
   // Binds the address and starts serving.
   absl::Status Start();
@@ -121,6 +141,9 @@ class CustodianServer {
   void StopSweeper();
   // Closes the store (once) and returns the result.
   absl::Status CloseStore();
+  // Builds the ownership layer and its services (after Bootstrap, before
+  // Start); fills startup_.event_sequence.
+  absl::Status BuildOwnership();
 
   const Options options_;
   const Idempotency idempotency_;
@@ -133,8 +156,21 @@ class CustodianServer {
 
   const std::unique_ptr<RosterRegistry> roster_;
   const std::unique_ptr<RulesetRegistry> rulesets_;
+  const std::unique_ptr<RulesetSimulator> simulator_;
   RulesetServiceImpl ruleset_service_;
   RosterServiceImpl roster_service_;
+
+  // The ownership layer (BuildOwnership), over store_. Declared before
+  // server_, so destroyed after it; the services before what they use.
+  std::unique_ptr<EventSequencer> sequencer_;
+  std::unique_ptr<OwnershipBook> book_;
+  std::unique_ptr<EventFeed> feed_;
+  std::unique_ptr<TeamAllocator> allocator_;
+  std::unique_ptr<Assigner> assigner_;
+  std::unique_ptr<WorkerPool> workers_;
+  std::unique_ptr<AssignmentServiceImpl> assignment_service_;
+  std::unique_ptr<OwnershipServiceImpl> ownership_service_;
+
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::string address_;

@@ -4,7 +4,8 @@
 //              [--roster examples/roster.yaml]
 //              [--ruleset examples/ruleset.yaml] [--unsafe-disable-sync]
 //              [--idempotency-window 24h] [--idempotency-sweep-interval 10m]
-//              [--shutdown-grace 10s] [--max-request-bytes N] [--version]
+//              [--shutdown-grace 10s] [--max-request-bytes N]
+//              [--workers 64] [--version]
 //
 // Options come from the config file (YAML, keys = Options field names, see
 // server_options.h), then from flags, which override the file. Logs to
@@ -70,7 +71,7 @@ int Run(int argc, char** argv) {
                    "names as keys (listen_address, data_dir, sync_writes, "
                    "roster_file, ruleset_file, max_request_bytes, "
                    "idempotency_window, idempotency_sweep_interval, "
-                   "shutdown_grace); flags override it.\n\n",
+                   "shutdown_grace, workers); flags override it.\n\n",
                    kExitCodes));
 
   std::string config_file;
@@ -84,6 +85,7 @@ int Run(int argc, char** argv) {
   std::string sweep_interval =
       absl::FormatDuration(defaults.idempotency_sweep_interval);
   std::string shutdown_grace = absl::FormatDuration(defaults.shutdown_grace);
+  int workers = defaults.workers;
 
   app.add_option("--config", config_file,
                  "YAML config file; keys are option names (see below); flags "
@@ -142,6 +144,20 @@ int Run(int argc, char** argv) {
                      "before they are cancelled")
           ->capture_default_str()
           ->type_name("DURATION");
+  CLI::Option* workers_flag =
+      app.add_option(
+             "--workers", workers,
+             absl::StrCat(
+                 "threads running the calls that wait for a store commit "
+                 "(Assign, BatchAssign, UpdateCustomer, Transfer, Approve, "
+                 "Reject) and long listings; concurrent commits share one "
+                 "fsync. When all are busy and ",
+                 custodian::server::kQueuedCallsPerWorker,
+                 " calls per thread wait, further calls get "
+                 "RESOURCE_EXHAUSTED (",
+                 custodian::server::kMinWorkers, "-",
+                 custodian::server::kMaxWorkers, ")"))
+          ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -168,6 +184,7 @@ int Run(int argc, char** argv) {
   if (max_request_flag->count() > 0) {
     options.max_request_bytes = max_request_bytes;
   }
+  if (workers_flag->count() > 0) options.workers = workers;
   if (!SetDurationFlag(window_flag, idempotency_window,
                        &options.idempotency_window) ||
       !SetDurationFlag(sweep_flag, sweep_interval,

@@ -1,5 +1,7 @@
 #include "server/ruleset_service.h"
 
+#include <utility>
+
 #include "server/status_mapping.h"
 
 namespace custodian::server {
@@ -45,6 +47,51 @@ grpc::ServerUnaryReactor* RulesetServiceImpl::DiffRulesets(
     const v1::DiffRulesetsRequest* request,
     v1::DiffRulesetsResponse* response) {
   return FinishUnary(context, registry_->Diff(*request), response);
+}
+
+grpc::ServerUnaryReactor* RulesetServiceImpl::SimulateRuleset(
+    grpc::CallbackServerContext* context,
+    const v1::SimulateRulesetRequest* request,
+    v1::SimulateRulesetResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  RunOffReactor([this, context, request, response, reactor] {
+    absl::StatusOr<v1::SimulateRulesetResponse> result = simulator_->Simulate(
+        *request, [context] { return context->IsCancelled(); });
+    if (result.ok()) *response = *std::move(result);
+    reactor->Finish(ToGrpcStatus(result.status()));
+  });
+  return reactor;
+}
+
+void RulesetServiceImpl::RunOffReactor(std::function<void()> work) {
+  std::list<Job> finished;
+  {
+    absl::MutexLock lock(&jobs_mu_);
+    for (auto it = jobs_.begin(); it != jobs_.end();) {
+      auto next = std::next(it);
+      if (it->done) finished.splice(finished.end(), jobs_, it);
+      it = next;
+    }
+    Job& job = jobs_.emplace_back();
+    // The thread marks its job done under jobs_mu_, which is held here until
+    // `job.thread` is assigned.
+    job.thread = std::thread([this, &job, work = std::move(work)] {
+      work();
+      absl::MutexLock done_lock(&jobs_mu_);
+      job.done = true;
+    });
+  }
+  // Done jobs have released jobs_mu_ and are ending: joining is quick.
+  for (Job& job : finished) job.thread.join();
+}
+
+RulesetServiceImpl::~RulesetServiceImpl() {
+  std::list<Job> jobs;
+  {
+    absl::MutexLock lock(&jobs_mu_);
+    jobs.swap(jobs_);
+  }
+  for (Job& job : jobs) job.thread.join();
 }
 
 }  // namespace custodian::server

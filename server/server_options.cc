@@ -111,7 +111,7 @@ constexpr absl::string_view kOptionNames[] = {
     "sync_writes",        "ruleset_file",
     "roster_file",        "max_request_bytes",
     "idempotency_window", "idempotency_sweep_interval",
-    "shutdown_grace"};
+    "shutdown_grace",     "workers"};
 
 bool IsOptionName(absl::string_view name) {
   for (absl::string_view option : kOptionNames) {
@@ -159,6 +159,18 @@ std::string SetOption(absl::string_view key, const std::string& value,
       return absl::StrCat("\"", value, "\" is not a number of bytes");
     }
     options->max_request_bytes = static_cast<size_t>(bytes);
+    return "";
+  }
+  if (key == "workers") {
+    int workers = 0;
+    bool digits = !value.empty();
+    for (char c : value) {
+      digits = digits && absl::ascii_isdigit(static_cast<unsigned char>(c));
+    }
+    if (!digits || !absl::SimpleAtoi(value, &workers)) {
+      return absl::StrCat("\"", value, "\" is not a number of threads");
+    }
+    options->workers = workers;
     return "";
   }
   absl::Duration* duration_option = nullptr;
@@ -287,6 +299,11 @@ absl::Status ValidateOptions(const Options& options) {
           "shutdown_grace", options.shutdown_grace, absl::ZeroDuration(), true);
       !s.ok()) {
     return s;
+  }
+  if (options.workers < kMinWorkers || options.workers > kMaxWorkers) {
+    return absl::InvalidArgumentError(absl::StrCat("workers ", options.workers,
+                                                   " is not in [", kMinWorkers,
+                                                   ", ", kMaxWorkers, "]"));
   }
   if (options.clock == nullptr) {
     return absl::InvalidArgumentError("clock is null");

@@ -15,6 +15,12 @@
 
 namespace custodian::server {
 
+// Bounds of Options::workers.
+inline constexpr int kMinWorkers = 1;
+inline constexpr int kMaxWorkers = 1024;
+// Calls per worker thread that may wait for a free thread (Options::workers).
+inline constexpr int kQueuedCallsPerWorker = 16;
+
 struct Options {
   // host:port to serve gRPC on. Port 0 picks a free port (see
   // CustodianServer::port()). Only loopback hosts (127.0.0.0/8, "localhost",
@@ -76,6 +82,15 @@ struct Options {
   // Must be >= 0.
   absl::Duration shutdown_grace = absl::Seconds(10);
 
+  // Threads that run the calls which wait for a store commit (Assign,
+  // BatchAssign, UpdateCustomer, Transfer, Approve, Reject) and the long
+  // listings, off gRPC's callback threads (server/worker_pool.h). Commits
+  // waiting at the same time share one fsync, so this is also how many
+  // mutations can share one. At most 16 calls per thread wait for a free
+  // thread; beyond that calls are refused at once with RESOURCE_EXHAUSTED.
+  // 1-1024. Default: 64.
+  int workers = 64;
+
   // The source of time for every record the server writes and for the
   // idempotency window. Not settable from a file or flag: tests inject a
   // ManualClock. Must not be null; must outlive the server.
@@ -100,10 +115,10 @@ absl::StatusOr<absl::Duration> ParseDurationOption(absl::string_view name,
 // names; options it does not name keep their value. The file is a mapping
 // whose keys are the option names above (listen_address, data_dir,
 // sync_writes, ruleset_file, roster_file, max_request_bytes,
-// idempotency_window, idempotency_sweep_interval, shutdown_grace), each with
-// a scalar value: text, true/false for sync_writes, a number for
-// max_request_bytes, a duration (ParseDurationOption) for the durations. An
-// empty file sets nothing.
+// idempotency_window, idempotency_sweep_interval, shutdown_grace, workers),
+// each with a scalar value: text, true/false for sync_writes, a number for
+// max_request_bytes and workers, a duration (ParseDurationOption) for the
+// durations. An empty file sets nothing.
 //
 // Returns NOT_FOUND / PERMISSION_DENIED naming `path` when it cannot be read,
 // or INVALID_ARGUMENT "PATH:LINE:COL: KEY: problem" for a syntax error, a

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -74,6 +75,22 @@ TEST(ServerOptionsTest, RefusesARequestLimitBelowTheLargestRuleset) {
   absl::Status status = ValidateOptions(options);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(status.message()), StartsWith("max_request_bytes "));
+}
+
+TEST(ServerOptionsTest, WorkersMustBeFrom1To1024) {
+  Options options;
+  EXPECT_EQ(options.workers, 64);
+  for (int workers : {1, 1024}) {
+    options.workers = workers;
+    EXPECT_TRUE(ValidateOptions(options).ok()) << workers;
+  }
+  for (int workers : {0, -1, 1025}) {
+    options.workers = workers;
+    absl::Status status = ValidateOptions(options);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << workers;
+    EXPECT_EQ(status.message(),
+              absl::StrCat("workers ", workers, " is not in [1, 1024]"));
+  }
 }
 
 TEST(ServerOptionsTest, SyncedWritesAndAOneDayWindowAreTheDefaults) {
@@ -160,7 +177,8 @@ TEST_F(ConfigFileTest, SetsEveryOptionItNamesAndKeepsTheOthers) {
       "max_request_bytes: 16777216\n"
       "idempotency_window: 36h\n"
       "idempotency_sweep_interval: 5m\n"
-      "shutdown_grace: 30s\n");
+      "shutdown_grace: 30s\n"
+      "workers: 8\n");
   Options options;
   ASSERT_TRUE(LoadOptionsFile(path, &options).ok());
   EXPECT_EQ(options.listen_address, "127.0.0.1:6000");
@@ -172,6 +190,7 @@ TEST_F(ConfigFileTest, SetsEveryOptionItNamesAndKeepsTheOthers) {
   EXPECT_EQ(options.idempotency_window, absl::Hours(36));
   EXPECT_EQ(options.idempotency_sweep_interval, absl::Minutes(5));
   EXPECT_EQ(options.shutdown_grace, absl::Seconds(30));
+  EXPECT_EQ(options.workers, 8);
   EXPECT_TRUE(ValidateOptions(options).ok());
 
   Options partial;
@@ -204,6 +223,8 @@ TEST_F(ConfigFileTest, BadValuesAreErrorsAtTheValue) {
            {"sync_writes: maybe\n", ":1:14: sync_writes: \"maybe\" is not"},
            {"max_request_bytes: -1\n", ":1:20: max_request_bytes: \"-1\""},
            {"idempotency_window: 1 day\n", ":1:21: idempotency_window: \""},
+           {"workers: many\n", ":1:10: workers: \"many\" is not a number"},
+           {"workers: -4\n", ":1:10: workers: \"-4\" is not a number"},
            {"data_dir: [a, b]\n", ":1:11: data_dir: must be a single value"},
            {"data_dir:\n", ":1:1: data_dir: must be a single value"},
            {"data_dir: a\ndata_dir: b\n", ":2:1: data_dir: is set more"},
