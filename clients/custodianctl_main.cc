@@ -1,7 +1,10 @@
 // custodianctl: the command line for Custodian's admins, managers and reps.
 // Offline `rules` commands work on files without a server; the others call
-// custodiand (clients/remote_commands.h). Only flag parsing lives here: CLI11
-// is slow to compile, so the commands are in custodian_clients.
+// custodiand (clients/remote_commands.h, clients/ownership_commands.h). Only
+// flag parsing lives here: CLI11 is slow to compile, so the commands are in
+// custodian_clients.
+#include <unistd.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -13,6 +16,7 @@
 #include "clients/connection.h"
 #include "clients/errors.h"
 #include "clients/output.h"
+#include "clients/ownership_commands.h"
 #include "clients/remote_commands.h"
 #include "clients/rules_commands.h"
 
@@ -152,6 +156,26 @@ int Main(int argc, char** argv) {
       ->required();
   diff->add_option("to", diff_args.to_version, "The new version")->required();
 
+  custodian::clients::RulesSimulateArgs simulate_args;
+  std::string simulate_at;
+  int32_t simulate_samples = -1;
+  CLI::App* simulate = rules->add_subcommand(
+      "simulate",
+      "What a version would change if it were active, over every stored "
+      "customer (writes nothing)");
+  simulate
+      ->add_option("version", simulate_args.version, "The candidate version")
+      ->required();
+  simulate->add_option("--baseline", simulate_args.baseline_version,
+                       "The version to compare with (default 0: the active "
+                       "one)");
+  CLI::Option* simulate_at_option = simulate->add_option(
+      "--at", simulate_at,
+      "Evaluation time, RFC 3339 (default: the server's now)");
+  CLI::Option* simulate_samples_option = simulate->add_option(
+      "--samples", simulate_samples,
+      "Sample customer ids per transition and rule, 0-100 (default 5)");
+
   // ---- roster --------------------------------------------------------------
   CLI::App* roster = app.add_subcommand(
       "roster", "The roster on the server: departments, reps and teams");
@@ -184,6 +208,154 @@ int Main(int argc, char** argv) {
       ->check(CLI::IsMember({"active", "away", "left"}, CLI::ignore_case));
   set_status->add_option("--reason", status_args.reason, "Why")->required();
   set_status->add_option("--request-id", status_args.request_id,
+                         "Idempotency id (default: a fresh random id)");
+
+  // ---- assignment and ownership --------------------------------------------
+  auto add_customer_flags = [](CLI::App* cmd,
+                               custodian::clients::CustomerInput* input) {
+    cmd->add_option("--file", input->file,
+                    "The customer as a JSON (or YAML) file, instead of the "
+                    "attribute flags");
+    cmd->add_option("--id", input->id, "Customer id (required without --file)");
+    cmd->add_option("--name", input->name, "Display name");
+    cmd->add_option("--region", input->region, "Region path, e.g. CN/East");
+    cmd->add_option("--industry", input->industry, "Industry path, e.g. C/C39");
+    cmd->add_option("--type", input->customer_type,
+                    "Customer type token, e.g. enterprise");
+    cmd->add_option("--stage", input->sales_stage,
+                    "Sales stage token, e.g. qualified");
+    cmd->add_option("--tier", input->value_tier, "Value tier token, e.g. high");
+    cmd->add_option("--revenue", input->annual_revenue,
+                    "Annual revenue, an integer >= 0");
+    cmd->add_option("--employees", input->employee_count,
+                    "Employee count, an integer >= 0");
+    cmd->add_option("--tag", input->tags, "A tag (repeatable)")
+        ->allow_extra_args(false);
+    cmd->add_option("--attr", input->attributes,
+                    "An attribute KEY=VALUE (repeatable)")
+        ->allow_extra_args(false);
+  };
+
+  custodian::clients::AssignArgs assign_args;
+  custodian::clients::BulkAssignArgs bulk_args;
+  bool no_progress = false;
+  CLI::App* assign_cmd = app.add_subcommand(
+      "assign",
+      "Store a customer and decide its owner in every department; --jsonl "
+      "for many");
+  add_customer_flags(assign_cmd, &assign_args.customer);
+  CLI::Option* jsonl_option = assign_cmd->add_option(
+      "--jsonl", bulk_args.path,
+      "Bulk: one customer JSON object per line (- for stdin), sent in "
+      "BatchAssign calls");
+  assign_cmd->add_option("--request-id", assign_args.request_id,
+                         "Idempotency id (default: a fresh random id)");
+  assign_cmd->add_option(
+      "--request-id-prefix", bulk_args.request_id_prefix,
+      "Bulk: request ids are PREFIX:LINE, so running the same file again "
+      "with the same prefix is idempotent (default: a fresh prefix, printed)");
+  assign_cmd->add_option("--batch-size", bulk_args.batch_size,
+                         "Bulk: customers per BatchAssign, 1-1000 (default "
+                         "1000)");
+  assign_cmd->add_option("--parallel", bulk_args.parallel,
+                         "Bulk: BatchAssign calls in flight, 1-64 (default 4)");
+  assign_cmd->add_option("--retries", bulk_args.retries,
+                         "Bulk: retries of a batch the server could not take "
+                         "(UNAVAILABLE...), 0-10 (default 2)");
+  assign_cmd->add_flag("--no-progress", no_progress,
+                       "Bulk: no progress on stderr");
+
+  custodian::clients::CustomerInput evaluate_input;
+  CLI::App* evaluate_cmd = app.add_subcommand(
+      "evaluate",
+      "What assign would decide for a customer now (writes nothing)");
+  add_customer_flags(evaluate_cmd, &evaluate_input);
+
+  custodian::clients::OwnerArgs owner_args;
+  CLI::App* owner_cmd = app.add_subcommand(
+      "owner", "Who owns a customer, and why (rule, version, strategy)");
+  owner_cmd->add_option("customer", owner_args.customer_id, "Customer id")
+      ->required();
+  owner_cmd->add_option("--department", owner_args.department,
+                        "Only this department (default: every one)");
+
+  custodian::clients::OwnersArgs owners_args;
+  CLI::App* owners_cmd = app.add_subcommand(
+      "owners", "List the ownerships of a department, filtered");
+  owners_cmd->add_option("--department", owners_args.department, "Department")
+      ->required();
+  owners_cmd->add_option("--team", owners_args.team, "Only this team");
+  owners_cmd->add_option("--rep", owners_args.rep, "Only this rep");
+  owners_cmd->add_option("--state", owners_args.state,
+                         "Only this state: active, pending_approval, pooled, "
+                         "frozen, orphaned, unowned");
+  owners_cmd->add_option("--segment", owners_args.segment,
+                         "Only customers in this segment");
+  owners_cmd->add_option("--page-size", owners_args.page_size,
+                         "Ownerships per page, 0-1000 (0: server default)");
+  owners_cmd->add_option("--page-token", owners_args.page_token,
+                         "Continue from a previous page");
+  owners_cmd->add_flag("--all", owners_args.all, "Follow every page");
+
+  custodian::clients::HistoryArgs history_args;
+  CLI::App* history_cmd = app.add_subcommand(
+      "history", "A customer's ownership history, or who owned it at a time");
+  history_cmd->add_option("customer", history_args.customer_id, "Customer id")
+      ->required();
+  history_cmd->add_option("--department", history_args.department,
+                          "Only this department");
+  history_cmd->add_option("--as-of", history_args.as_of,
+                          "Only who owned it at this time (RFC 3339)");
+
+  custodian::clients::WatchArgs watch_args;
+  CLI::App* watch_cmd = app.add_subcommand(
+      "watch",
+      "Print ownership events as they happen, until Ctrl-C (exit 0); prints "
+      "the last sequence to resume from");
+  watch_cmd->add_option("--from", watch_args.from_sequence,
+                        "Start after this sequence (default 0: from the "
+                        "beginning)");
+  watch_cmd->add_option("--max-events", watch_args.max_events,
+                        "Stop after this many events (default 0: no limit)");
+
+  custodian::clients::TransferArgs transfer_args;
+  CLI::App* transfer_cmd = app.add_subcommand(
+      "transfer", "Move a customer's ownership to a rep or a pool");
+  transfer_cmd->add_option("customer", transfer_args.customer_id, "Customer id")
+      ->required();
+  transfer_cmd
+      ->add_option("--department", transfer_args.department, "Department")
+      ->required();
+  CLI::Option* to_rep = transfer_cmd->add_option(
+      "--to-rep", transfer_args.to_rep, "The new owner, a rep");
+  CLI::Option* to_pool = transfer_cmd->add_option(
+      "--to-pool", transfer_args.to_pool, "A pool of the department");
+  to_rep->excludes(to_pool);
+  transfer_cmd->add_option("--reason", transfer_args.reason, "Why")->required();
+  transfer_cmd->add_option("--request-id", transfer_args.request_id,
+                           "Idempotency id (default: a fresh random id)");
+
+  custodian::clients::DecideArgs approve_args;
+  CLI::App* approve_cmd = app.add_subcommand(
+      "approve", "Approve a pending ownership: it becomes active");
+  approve_cmd->add_option("customer", approve_args.customer_id, "Customer id")
+      ->required();
+  approve_cmd->add_option("--department", approve_args.department, "Department")
+      ->required();
+  approve_cmd->add_option("--reason", approve_args.reason, "A note");
+  approve_cmd->add_option("--request-id", approve_args.request_id,
+                          "Idempotency id (default: a fresh random id)");
+
+  custodian::clients::DecideArgs reject_args;
+  CLI::App* reject_cmd = app.add_subcommand(
+      "reject",
+      "Reject a pending ownership: the next eligible candidate gets it");
+  reject_cmd->add_option("customer", reject_args.customer_id, "Customer id")
+      ->required();
+  reject_cmd->add_option("--department", reject_args.department, "Department")
+      ->required();
+  reject_cmd->add_option("--reason", reject_args.reason, "Why")->required();
+  reject_cmd->add_option("--request-id", reject_args.request_id,
                          "Idempotency id (default: a fresh random id)");
 
   try {
@@ -241,6 +413,11 @@ int Main(int argc, char** argv) {
   }
 
   // Server commands.
+  // A simulation reads every stored customer: unless --timeout says
+  // otherwise, it gets 10 minutes.
+  if (simulate->parsed() && app.get_option("--timeout")->count() == 0) {
+    timeout_flag = "10m";
+  }
   std::optional<absl::Duration> timeout =
       custodian::clients::ParseTimeout(timeout_flag);
   if (!timeout) {
@@ -265,11 +442,69 @@ int Main(int argc, char** argv) {
     return RunRulesActivate(*connection, activate_args, output);
   }
   if (diff->parsed()) return RunRulesDiff(*connection, diff_args, output);
+  if (simulate->parsed()) {
+    if (simulate_at_option->count() > 0) {
+      simulate_args.at = custodian::clients::ParseAtFlag(simulate_at);
+      if (!simulate_args.at) {
+        std::cerr << "custodianctl: --at: \"" << simulate_at
+                  << "\" is not an RFC 3339 time such as "
+                     "2026-06-01T00:00:00Z\n";
+        return kExitUsage;
+      }
+    }
+    if (simulate_samples_option->count() > 0) {
+      simulate_args.samples = simulate_samples;
+    }
+    return RunRulesSimulate(*connection, simulate_args, output);
+  }
   if (apply->parsed()) return RunRosterApply(*connection, apply_args, output);
   if (roster_get->parsed()) return RunRosterGet(*connection, output);
   if (set_status->parsed()) {
     return RunRepSetStatus(*connection, status_args, output);
   }
+  if (assign_cmd->parsed()) {
+    if (jsonl_option->count() == 0) {
+      return RunAssign(*connection, assign_args, output);
+    }
+    if (assign_args.customer.HasFlags() || !assign_args.customer.file.empty() ||
+        !assign_args.request_id.empty()) {
+      std::cerr << "custodianctl: --jsonl: the customers come from the file: "
+                   "no --file, attribute flags or --request-id (use "
+                   "--request-id-prefix)\n";
+      return kExitUsage;
+    }
+    if (no_progress) {
+      bulk_args.progress = custodian::clients::ProgressStyle::kNone;
+    } else if (isatty(STDERR_FILENO)) {
+      bulk_args.progress = custodian::clients::ProgressStyle::kBar;
+      bulk_args.progress_interval = absl::Milliseconds(200);
+    } else {
+      bulk_args.progress = custodian::clients::ProgressStyle::kLines;
+      bulk_args.progress_interval = absl::Seconds(5);
+    }
+    return RunBulkAssign(*connection, bulk_args, output);
+  }
+  if (evaluate_cmd->parsed()) {
+    return RunEvaluate(*connection, evaluate_input, output);
+  }
+  if (owner_cmd->parsed()) return RunOwner(*connection, owner_args, output);
+  if (owners_cmd->parsed()) return RunOwners(*connection, owners_args, output);
+  if (history_cmd->parsed()) {
+    return RunHistory(*connection, history_args, output);
+  }
+  if (watch_cmd->parsed()) {
+    // Ctrl-C (SIGINT) or SIGTERM ends the watch with exit code 0.
+    static custodian::clients::StopSignal stop;
+    custodian::clients::StopOnInterrupt(&stop);
+    return RunWatch(*connection, watch_args, output, &stop);
+  }
+  if (transfer_cmd->parsed()) {
+    return RunTransfer(*connection, transfer_args, output);
+  }
+  if (approve_cmd->parsed()) {
+    return RunApprove(*connection, approve_args, output);
+  }
+  if (reject_cmd->parsed()) return RunReject(*connection, reject_args, output);
   std::cerr << "custodianctl: no command given (see --help)\n";
   return kExitUsage;
 }

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <ostream>
+#include <sstream>
+#include <string>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -460,6 +462,100 @@ void RenderRulesetDiff(const v1::DiffRulesetsResponse& response,
     for (const v1::ValueChange& change : diff.policies()) {
       out << "  ~ " << change.field() << ": " << Arrow(change) << "\n";
     }
+  }
+}
+
+std::string FormatCount(int64_t n) {
+  const std::string digits =
+      absl::StrCat(n < 0 ? -(n + 1) + uint64_t{1} : static_cast<uint64_t>(n));
+  std::string out = n < 0 ? "-" : "";
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+std::string FormatSimulatedTarget(bool present, const v1::Target& target) {
+  if (!present) return "none";
+  switch (target.kind_case()) {
+    case v1::Target::kTeam:
+      return absl::StrCat("team ", target.team());
+    case v1::Target::kPool:
+      return absl::StrCat("pool ", target.pool());
+    case v1::Target::kRep:
+      return absl::StrCat("rep ", target.rep());
+    default:
+      return "none";
+  }
+}
+
+namespace {
+
+// The samples of a bucket of `count` customers, "…" marking the rest.
+std::string Samples(
+    const google::protobuf::RepeatedPtrField<std::string>& samples,
+    int64_t count) {
+  std::string text = absl::StrJoin(samples, ", ");
+  if (count > samples.size()) {
+    absl::StrAppend(&text, samples.empty() ? "…" : ", …");
+  }
+  return text;
+}
+
+// Renders `table` with every line indented by two spaces.
+void RenderIndented(const Table& table, std::ostream& out) {
+  std::ostringstream text;
+  table.Render(text);
+  std::istringstream lines(text.str());
+  for (std::string line; std::getline(lines, line);) {
+    out << "  " << line << "\n";
+  }
+}
+
+}  // namespace
+
+void RenderSimulation(const v1::SimulateRulesetResponse& response,
+                      std::ostream& out) {
+  out << "version " << response.version() << " against version "
+      << response.baseline_version() << ", evaluated at "
+      << FormatTimestamp(response.evaluated_at()) << " (snapshot "
+      << FormatTimestamp(response.snapshot_time()) << ")\n";
+  out << FormatCount(response.scanned_customers()) << " customers scanned, "
+      << FormatCount(response.changed_customers())
+      << " change target in at least one department\n";
+  const int64_t evaluated =
+      response.scanned_customers() - response.skipped_customers();
+  if (response.skipped_customers() > 0) {
+    out << FormatCount(response.skipped_customers())
+        << " skipped: stored attributes no longer validate ("
+        << Samples(response.skipped_sample_customer_ids(),
+                   response.skipped_customers())
+        << ")\n";
+  }
+  for (const v1::SimulatedDepartment& d : response.departments()) {
+    out << "\n"
+        << d.department() << ": " << FormatCount(d.changed()) << " of "
+        << FormatCount(evaluated) << " customers change target\n";
+    if (d.transitions().empty() && d.rules().empty()) continue;
+    Table transitions({"FROM", "TO", "CUSTOMERS", "SAMPLES"});
+    for (const v1::TargetTransition& t : d.transitions()) {
+      transitions.AddRow({FormatSimulatedTarget(t.has_from(), t.from()),
+                          FormatSimulatedTarget(t.has_to(), t.to()),
+                          FormatCount(t.count()),
+                          Samples(t.sample_customer_ids(), t.count())});
+    }
+    RenderIndented(transitions, out);
+    Table rules({"RULE", "CUSTOMERS", "SAMPLES"});
+    for (const v1::RuleImpact& r : d.rules()) {
+      rules.AddRow({r.rule_id().empty()         ? std::string("(no match)")
+                    : r.rule_id() == "fallback" ? std::string("(fallback)")
+                                                : r.rule_id(),
+                    FormatCount(r.count()),
+                    Samples(r.sample_customer_ids(), r.count())});
+    }
+    out << "\n";
+    RenderIndented(rules, out);
   }
 }
 

@@ -20,6 +20,7 @@
 #ifndef CUSTODIAN_CLIENTS_OUTPUT_H_
 #define CUSTODIAN_CLIENTS_OUTPUT_H_
 
+#include <cstdint>
 #include <iosfwd>
 #include <optional>
 #include <string>
@@ -121,6 +122,25 @@ void RenderRulesetVersion(const v1::RulesetVersion& version, std::ostream& out);
 // "(none)". Identical versions print "no differences".
 void RenderRulesetDiff(const v1::DiffRulesetsResponse& response,
                        std::ostream& out);
+
+// 1234567 -> "1,234,567"; negative numbers keep their sign.
+std::string FormatCount(int64_t n);
+
+// A simulated target: "team ID", "pool ID", "rep ID"; "none" for an absent
+// target (`present` false) or one without a kind.
+std::string FormatSimulatedTarget(bool present, const v1::Target& target);
+
+// `rules simulate`: a header ("version V against version B, evaluated at T
+// (snapshot S)" and "N customers scanned, M change target in at least one
+// department", plus the skipped customers when there are any), then per
+// department "DEPT: C of N customers change target" with, when C > 0, a
+// FROM TO CUSTOMERS SAMPLES table (most customers first) and a RULE
+// CUSTOMERS SAMPLES table (the candidate's rule that the changed customers
+// land on; "(fallback)" and "(no match)" for the fallback and no rule),
+// both indented by two spaces. Samples are joined by ", ", followed by ", …"
+// when the bucket holds more customers than samples.
+void RenderSimulation(const v1::SimulateRulesetResponse& response,
+                      std::ostream& out);
 
 }  // namespace custodian::clients
 

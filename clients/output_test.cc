@@ -1,5 +1,6 @@
 #include "clients/output.h"
 
+#include <cstdint>
 #include <sstream>
 #include <string>
 
@@ -431,6 +432,114 @@ TEST(RenderTest, IdenticalRulesetsHaveNoDifferences) {
   std::ostringstream out;
   RenderRulesetDiff(response, out);
   EXPECT_EQ(out.str(), "ruleset 2 → 2\nno differences\n");
+}
+
+}  // namespace
+}  // namespace custodian::clients
+
+namespace custodian::clients {
+namespace {
+
+v1::SimulateRulesetResponse ParseTextForSimulation(const std::string& text) {
+  v1::SimulateRulesetResponse message;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &message))
+      << text;
+  return message;
+}
+
+TEST(FormatCountTest, GroupsThousands) {
+  EXPECT_EQ(FormatCount(0), "0");
+  EXPECT_EQ(FormatCount(999), "999");
+  EXPECT_EQ(FormatCount(1000), "1,000");
+  EXPECT_EQ(FormatCount(1234567), "1,234,567");
+  EXPECT_EQ(FormatCount(-10000), "-10,000");
+  EXPECT_EQ(FormatCount(INT64_MIN), "-9,223,372,036,854,775,808");
+}
+
+TEST(RenderSimulationTest, PrintsDepartmentsTransitionsAndRules) {
+  const auto response = ParseTextForSimulation(R"pb(
+    version: 2
+    baseline_version: 1
+    evaluated_at { seconds: 1767225600 }
+    snapshot_time { seconds: 1767225660 }
+    scanned_customers: 10002
+    changed_customers: 1235
+    skipped_customers: 2
+    skipped_sample_customer_ids: "bad-1"
+    departments {
+      department: "sales"
+      changed: 1234
+      unchanged: 8766
+      transitions {
+        from { team: "ka-east" }
+        to { pool: "east-pool" }
+        count: 1200
+        sample_customer_ids: [ "c1", "c2" ]
+      }
+      transitions {
+        to { rep: "zhang.wei" }
+        count: 34
+        sample_customer_ids: [ "c3" ]
+      }
+      rules { rule_id: "leads" count: 34 sample_customer_ids: "c3" }
+      rules {
+        rule_id: "fallback"
+        count: 1200
+        sample_customer_ids: [ "c1", "c2" ]
+      }
+    }
+    departments {
+      department: "service"
+      changed: 1
+      unchanged: 9999
+      transitions {
+        from { team: "service-cn" }
+        count: 1
+        sample_customer_ids: "c9"
+      }
+      rules { rule_id: "" count: 1 sample_customer_ids: "c9" }
+    }
+    departments { department: "marketing" unchanged: 10000 }
+  )pb");
+  std::ostringstream out;
+  RenderSimulation(response, out);
+  EXPECT_EQ(out.str(),
+            "version 2 against version 1, evaluated at 2026-01-01T00:00:00Z "
+            "(snapshot 2026-01-01T00:01:00Z)\n"
+            "10,002 customers scanned, 1,235 change target in at least one "
+            "department\n"
+            "2 skipped: stored attributes no longer validate (bad-1, …)\n"
+            "\n"
+            "sales: 1,234 of 10,000 customers change target\n"
+            "  FROM          TO              CUSTOMERS  SAMPLES\n"
+            "  team ka-east  pool east-pool  1,200      c1, c2, …\n"
+            "  none          rep zhang.wei   34         c3, …\n"
+            "\n"
+            "  RULE        CUSTOMERS  SAMPLES\n"
+            "  leads       34         c3, …\n"
+            "  (fallback)  1,200      c1, c2, …\n"
+            "\n"
+            "service: 1 of 10,000 customers change target\n"
+            "  FROM             TO    CUSTOMERS  SAMPLES\n"
+            "  team service-cn  none  1          c9\n"
+            "\n"
+            "  RULE        CUSTOMERS  SAMPLES\n"
+            "  (no match)  1          c9\n"
+            "\n"
+            "marketing: 0 of 10,000 customers change target\n");
+}
+
+TEST(RenderSimulationTest, JsonHasEveryCountAndProtoFieldNames) {
+  const auto response = ParseTextForSimulation(R"pb(
+    version: 2
+    baseline_version: 1
+    scanned_customers: 3
+    departments { department: "sales" unchanged: 3 }
+  )pb");
+  const std::string json = ToJson(response);
+  EXPECT_THAT(json, ::testing::HasSubstr("\"scanned_customers\": \"3\""));
+  EXPECT_THAT(json, ::testing::HasSubstr("\"changed_customers\": \"0\""));
+  EXPECT_THAT(json, ::testing::HasSubstr("\"transitions\": []"));
 }
 
 }  // namespace

@@ -331,4 +331,48 @@ int RunRulesDiff(const Connection& connection, const RulesDiffArgs& args,
   return kExitOk;
 }
 
+int RunRulesSimulate(const Connection& connection,
+                     const RulesSimulateArgs& args,
+                     const CommandOutput& output) {
+  if (args.version < 1) {
+    output.err << "custodianctl: VERSION: " << args.version
+               << " is not a version (versions start at 1)\n";
+    return kExitUsage;
+  }
+  if (args.baseline_version < 0) {
+    output.err << "custodianctl: --baseline: " << args.baseline_version
+               << " is not a version (0 is the active one)\n";
+    return kExitUsage;
+  }
+  if (args.samples.has_value() && (*args.samples < 0 || *args.samples > 100)) {
+    output.err << "custodianctl: --samples: " << *args.samples
+               << " is not 0-100\n";
+    return kExitUsage;
+  }
+  auto stub = v1::RulesetService::NewStub(connection.channel());
+  v1::SimulateRulesetRequest request;
+  request.set_version(args.version);
+  request.set_baseline_version(args.baseline_version);
+  if (args.at.has_value()) {
+    const absl::Duration since_epoch = *args.at - absl::UnixEpoch();
+    const int64_t seconds =
+        absl::ToInt64Seconds(absl::Floor(since_epoch, absl::Seconds(1)));
+    request.mutable_at()->set_seconds(seconds);
+    request.mutable_at()->set_nanos(static_cast<int32_t>(
+        absl::ToInt64Nanoseconds(since_epoch - absl::Seconds(seconds))));
+  }
+  if (args.samples.has_value()) request.set_max_samples(*args.samples);
+  v1::SimulateRulesetResponse response;
+  int code =
+      Call(connection, stub.get(), &v1::RulesetService::Stub::SimulateRuleset,
+           request, &response, "", output.err);
+  if (code != kExitOk) return code;
+  if (output.format == OutputFormat::kJson) {
+    output.out << ToJson(response);
+  } else {
+    RenderSimulation(response, output.out);
+  }
+  return kExitOk;
+}
+
 }  // namespace custodian::clients

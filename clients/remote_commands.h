@@ -1,5 +1,5 @@
 // custodianctl's server commands: `roster apply|get`, `rep set-status`,
-// `rules publish|list|get|activate|diff`.
+// `rules publish|list|get|activate|diff|simulate`.
 //
 // Each Run* function makes its calls over `connection`, writes its result to
 // `out` (a table, or with OutputFormat::kJson exactly one JSON document: the
@@ -23,8 +23,10 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <optional>
 #include <string>
 
+#include "absl/time/time.h"
 #include "clients/connection.h"
 #include "clients/output.h"
 
@@ -148,6 +150,25 @@ struct RulesDiffArgs {
 // `rules diff FROM TO`: DiffRulesets. Table: RenderRulesetDiff.
 int RunRulesDiff(const Connection& connection, const RulesDiffArgs& args,
                  const CommandOutput& output);
+
+struct RulesSimulateArgs {
+  // The candidate version. Required (>= 1).
+  int64_t version = 0;
+  // The version to compare with; 0 (default) is the active one. >= 0.
+  int64_t baseline_version = 0;
+  // The evaluation time. Default: the server's now.
+  std::optional<absl::Time> at;
+  // Sample customer ids per transition and rule, 0-100. Default: the
+  // server's (5).
+  std::optional<int32_t> samples;
+};
+
+// `rules simulate VERSION [--baseline V] [--at T] [--samples N]`:
+// SimulateRuleset. Table: RenderSimulation. Checks the arguments locally
+// first (exit 2): VERSION >= 1, --baseline >= 0, --samples 0-100.
+int RunRulesSimulate(const Connection& connection,
+                     const RulesSimulateArgs& args,
+                     const CommandOutput& output);
 
 }  // namespace custodian::clients
 

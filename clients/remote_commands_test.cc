@@ -9,6 +9,8 @@
 #include <sstream>
 #include <string>
 
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "clients/errors.h"
 #include "clients/rules_commands.h"
 #include "clients/testing/fake_services.h"
@@ -523,6 +525,205 @@ TEST_F(RemoteCommandsTest, UnreachableServerOnAWriteGivesTheRetryId) {
   EXPECT_EQ(RunRepSetStatus(*connection, {"a", "away", "x", "rid-5"}, Table()),
             kExitUnreachable);
   EXPECT_THAT(err_.str(), HasSubstr("retry with --request-id rid-5"));
+}
+
+}  // namespace
+}  // namespace custodian::clients
+
+namespace custodian::clients {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+
+// ---- rules simulate -----------------------------------------------------
+// Against its own canned SimulateRuleset on a real gRPC server: the request
+// it builds, its table and JSON output, local argument checks, refusals.
+
+// Answers SimulateRuleset with `reply` (or `failure`) and records requests.
+class FakeSimulateService final : public v1::RulesetService::Service {
+ public:
+  grpc::Status SimulateRuleset(grpc::ServerContext*,
+                               const v1::SimulateRulesetRequest* request,
+                               v1::SimulateRulesetResponse* response) override {
+    absl::MutexLock lock(&mu_);
+    requests_.push_back(*request);
+    if (!failure_.ok()) return failure_;
+    *response = reply_;
+    return grpc::Status::OK;
+  }
+
+  void Reply(v1::SimulateRulesetResponse reply) {
+    absl::MutexLock lock(&mu_);
+    reply_ = std::move(reply);
+  }
+  void Fail(grpc::Status failure) {
+    absl::MutexLock lock(&mu_);
+    failure_ = std::move(failure);
+  }
+  std::vector<v1::SimulateRulesetRequest> requests() {
+    absl::MutexLock lock(&mu_);
+    return requests_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  v1::SimulateRulesetResponse reply_ ABSL_GUARDED_BY(mu_);
+  grpc::Status failure_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::SimulateRulesetRequest> requests_ ABSL_GUARDED_BY(mu_);
+};
+
+constexpr char kReply[] = R"pb(
+  version: 2
+  baseline_version: 1
+  evaluated_at { seconds: 1767225600 }
+  snapshot_time { seconds: 1767225600 }
+  scanned_customers: 3
+  changed_customers: 2
+  departments {
+    department: "sales"
+    changed: 2
+    unchanged: 1
+    transitions {
+      from { pool: "east-pool" }
+      to { pool: "unassigned-sales" }
+      count: 2
+      sample_customer_ids: [ "l1", "l2" ]
+    }
+    rules {
+      rule_id: "new-leads-to-pool"
+      count: 2
+      sample_customer_ids: [ "l1", "l2" ]
+    }
+  }
+)pb";
+
+class SimulateCommandTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &port_);
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    ConnectionOptions options;
+    options.address = absl::StrCat("127.0.0.1:", port_);
+    options.timeout = absl::Seconds(30);
+    connection_ = Connection::Open(std::move(options));
+    v1::SimulateRulesetResponse reply;
+    ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(kReply, &reply));
+    service_.Reply(reply);
+  }
+  void TearDown() override { server_->Shutdown(); }
+
+  CommandOutput Table() {
+    return CommandOutput{OutputFormat::kTable, out_, err_};
+  }
+  CommandOutput Json() {
+    return CommandOutput{OutputFormat::kJson, out_, err_};
+  }
+
+  FakeSimulateService service_;
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<Connection> connection_;
+  std::ostringstream out_;
+  std::ostringstream err_;
+};
+
+TEST_F(SimulateCommandTest, SendsOnlyTheVersionByDefaultAndPrintsTables) {
+  RulesSimulateArgs args;
+  args.version = 2;
+  EXPECT_EQ(RunRulesSimulate(*connection_, args, Table()), kExitOk)
+      << err_.str();
+  ASSERT_THAT(service_.requests(), SizeIs(1));
+  const v1::SimulateRulesetRequest& sent = service_.requests()[0];
+  EXPECT_EQ(sent.version(), 2);
+  EXPECT_EQ(sent.baseline_version(), 0);
+  EXPECT_FALSE(sent.has_at());
+  EXPECT_FALSE(sent.has_max_samples());
+  EXPECT_EQ(out_.str(),
+            "version 2 against version 1, evaluated at 2026-01-01T00:00:00Z "
+            "(snapshot 2026-01-01T00:00:00Z)\n"
+            "3 customers scanned, 2 change target in at least one "
+            "department\n"
+            "\n"
+            "sales: 2 of 3 customers change target\n"
+            "  FROM            TO                     CUSTOMERS  SAMPLES\n"
+            "  pool east-pool  pool unassigned-sales  2          l1, l2\n"
+            "\n"
+            "  RULE               CUSTOMERS  SAMPLES\n"
+            "  new-leads-to-pool  2          l1, l2\n");
+  EXPECT_EQ(err_.str(), "");
+}
+
+TEST_F(SimulateCommandTest, SendsBaselineTimeAndSamples) {
+  RulesSimulateArgs args;
+  args.version = 2;
+  args.baseline_version = 1;
+  args.at = absl::FromUnixSeconds(1767225600) + absl::Milliseconds(250);
+  args.samples = 0;
+  EXPECT_EQ(RunRulesSimulate(*connection_, args, Table()), kExitOk)
+      << err_.str();
+  ASSERT_THAT(service_.requests(), SizeIs(1));
+  const v1::SimulateRulesetRequest& sent = service_.requests()[0];
+  EXPECT_EQ(sent.baseline_version(), 1);
+  EXPECT_EQ(sent.at().seconds(), 1767225600);
+  EXPECT_EQ(sent.at().nanos(), 250000000);
+  ASSERT_TRUE(sent.has_max_samples());
+  EXPECT_EQ(sent.max_samples(), 0);
+}
+
+TEST_F(SimulateCommandTest, TimeBeforeTheEpochKeepsNanosPositive) {
+  RulesSimulateArgs args;
+  args.version = 2;
+  args.at = absl::FromUnixSeconds(-10) + absl::Milliseconds(500);
+  EXPECT_EQ(RunRulesSimulate(*connection_, args, Table()), kExitOk);
+  ASSERT_THAT(service_.requests(), SizeIs(1));
+  EXPECT_EQ(service_.requests()[0].at().seconds(), -10);
+  EXPECT_EQ(service_.requests()[0].at().nanos(), 500000000);
+}
+
+TEST_F(SimulateCommandTest, JsonIsTheResponse) {
+  RulesSimulateArgs args;
+  args.version = 2;
+  EXPECT_EQ(RunRulesSimulate(*connection_, args, Json()), kExitOk);
+  nlohmann::json doc = nlohmann::json::parse(out_.str());
+  EXPECT_EQ(doc["scanned_customers"], "3");
+  EXPECT_EQ(doc["evaluated_at"], "2026-01-01T00:00:00Z");
+  EXPECT_EQ(doc["departments"][0]["department"], "sales");
+  EXPECT_EQ(doc["departments"][0]["transitions"][0]["from"]["pool"],
+            "east-pool");
+  EXPECT_EQ(doc["departments"][0]["rules"][0]["rule_id"], "new-leads-to-pool");
+}
+
+TEST_F(SimulateCommandTest, RejectsBadArgumentsLocally) {
+  RulesSimulateArgs args;
+  args.version = 0;
+  EXPECT_EQ(RunRulesSimulate(*connection_, args, Table()), kExitUsage);
+  EXPECT_THAT(err_.str(), HasSubstr("VERSION"));
+  args.version = 2;
+  args.baseline_version = -1;
+  EXPECT_EQ(RunRulesSimulate(*connection_, args, Table()), kExitUsage);
+  EXPECT_THAT(err_.str(), HasSubstr("--baseline"));
+  args.baseline_version = 0;
+  args.samples = 101;
+  EXPECT_EQ(RunRulesSimulate(*connection_, args, Table()), kExitUsage);
+  EXPECT_THAT(err_.str(), HasSubstr("--samples"));
+  EXPECT_THAT(service_.requests(), IsEmpty());
+  EXPECT_EQ(out_.str(), "");
+}
+
+TEST_F(SimulateCommandTest, RefusalExitsOne) {
+  service_.Fail(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                             "baseline_version: no ruleset version is active"));
+  RulesSimulateArgs args;
+  args.version = 2;
+  EXPECT_EQ(RunRulesSimulate(*connection_, args, Table()), kExitServerRefused);
+  EXPECT_EQ(out_.str(), "");
+  EXPECT_THAT(err_.str(), HasSubstr("FAILED_PRECONDITION"));
 }
 
 }  // namespace

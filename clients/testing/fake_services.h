@@ -1,12 +1,13 @@
-// TEST ONLY: canned-answer RosterService and RulesetService for custodianctl's
-// client tests. Never linked into custodianctl.
+// TEST ONLY: canned-answer RosterService, RulesetService, AssignmentService
+// and OwnershipService for custodianctl's client tests. Never linked into
+// custodianctl.
 //
 // These are test doubles for the *client*: they record every request (so a
 // test checks what custodianctl sent) and answer with what the test set
 // (so a test checks how custodianctl prints answers and errors). They hold no
 // domain logic; end-to-end tests against the real services live in tests/.
 //
-// FakeServer hosts both on a real grpc::Server bound to 127.0.0.1:0.
+// FakeServer hosts them all on a real grpc::Server bound to 127.0.0.1:0.
 //
 // Thread-safe: every method may be called from the test and server threads.
 #ifndef CUSTODIAN_CLIENTS_TESTING_FAKE_SERVICES_H_
@@ -15,6 +16,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -23,8 +25,11 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "clients/connection.h"
+#include "custodian/v1/assignment_service.grpc.pb.h"
+#include "custodian/v1/ownership_service.grpc.pb.h"
 #include "custodian/v1/roster_service.grpc.pb.h"
 #include "custodian/v1/ruleset_service.grpc.pb.h"
 #include "google/protobuf/any.pb.h"
@@ -146,7 +151,149 @@ class FakeRulesetService final : public v1::RulesetService::Service {
   }
 };
 
-// Both fakes on a real server bound to 127.0.0.1:0 (started by the
+class FakeAssignmentService final : public v1::AssignmentService::Service {
+ public:
+  CannedMethod<v1::AssignRequest, v1::AssignResponse> assign;
+  CannedMethod<v1::EvaluateRequest, v1::AssignResponse> evaluate;
+
+  // BatchAssign answers with `answer(request, &response)` (set by the test:
+  // canned per-item results); with no answer set, an empty response.
+  // Every request is recorded.
+  void AnswerBatches(std::function<grpc::Status(const v1::BatchAssignRequest&,
+                                                v1::BatchAssignResponse*)>
+                         answer) {
+    absl::MutexLock lock(&mu_);
+    batch_answer_ = std::move(answer);
+  }
+  std::vector<v1::BatchAssignRequest> batch_requests() const {
+    absl::MutexLock lock(&mu_);
+    return batch_requests_;
+  }
+
+  grpc::Status Assign(grpc::ServerContext*, const v1::AssignRequest* request,
+                      v1::AssignResponse* response) override {
+    return assign.Handle(*request, response);
+  }
+  grpc::Status Evaluate(grpc::ServerContext*,
+                        const v1::EvaluateRequest* request,
+                        v1::AssignResponse* response) override {
+    return evaluate.Handle(*request, response);
+  }
+  grpc::Status BatchAssign(grpc::ServerContext*,
+                           const v1::BatchAssignRequest* request,
+                           v1::BatchAssignResponse* response) override {
+    std::function<grpc::Status(const v1::BatchAssignRequest&,
+                               v1::BatchAssignResponse*)>
+        answer;
+    {
+      absl::MutexLock lock(&mu_);
+      batch_requests_.push_back(*request);
+      answer = batch_answer_;
+    }
+    return answer ? answer(*request, response) : grpc::Status::OK;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::function<grpc::Status(const v1::BatchAssignRequest&,
+                             v1::BatchAssignResponse*)>
+      batch_answer_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::BatchAssignRequest> batch_requests_ ABSL_GUARDED_BY(mu_);
+};
+
+class FakeOwnershipService final : public v1::OwnershipService::Service {
+ public:
+  CannedMethod<v1::GetOwnershipRequest, v1::Ownership> get;
+  CannedMethod<v1::ListOwnershipsRequest, v1::ListOwnershipsResponse> list;
+  CannedMethod<v1::ListOwnershipEventsRequest, v1::ListOwnershipEventsResponse>
+      events;
+  CannedMethod<v1::TransferRequest, v1::Ownership> transfer;
+  CannedMethod<v1::ApproveRequest, v1::Ownership> approve;
+  CannedMethod<v1::RejectRequest, v1::Ownership> reject;
+
+  // WatchOwnershipEvents sends `events` (whatever the cursor), then, with
+  // `hold_open`, keeps the stream open until the client cancels it; else it
+  // ends the stream with `end`.
+  void SetWatch(std::vector<v1::OwnershipEvent> events, bool hold_open,
+                grpc::Status end = grpc::Status::OK) {
+    absl::MutexLock lock(&mu_);
+    watch_events_ = std::move(events);
+    watch_hold_open_ = hold_open;
+    watch_end_ = std::move(end);
+  }
+  std::vector<v1::WatchOwnershipEventsRequest> watch_requests() const {
+    absl::MutexLock lock(&mu_);
+    return watch_requests_;
+  }
+  // true once a watch call has seen its client cancel.
+  bool watch_cancelled() const {
+    absl::MutexLock lock(&mu_);
+    return watch_cancelled_;
+  }
+
+  grpc::Status GetOwnership(grpc::ServerContext*,
+                            const v1::GetOwnershipRequest* request,
+                            v1::Ownership* response) override {
+    return get.Handle(*request, response);
+  }
+  grpc::Status ListOwnerships(grpc::ServerContext*,
+                              const v1::ListOwnershipsRequest* request,
+                              v1::ListOwnershipsResponse* response) override {
+    return list.Handle(*request, response);
+  }
+  grpc::Status ListOwnershipEvents(
+      grpc::ServerContext*, const v1::ListOwnershipEventsRequest* request,
+      v1::ListOwnershipEventsResponse* response) override {
+    return events.Handle(*request, response);
+  }
+  grpc::Status WatchOwnershipEvents(
+      grpc::ServerContext* context,
+      const v1::WatchOwnershipEventsRequest* request,
+      grpc::ServerWriter<v1::OwnershipEvent>* writer) override {
+    std::vector<v1::OwnershipEvent> events;
+    bool hold_open;
+    grpc::Status end;
+    {
+      absl::MutexLock lock(&mu_);
+      watch_requests_.push_back(*request);
+      events = watch_events_;
+      hold_open = watch_hold_open_;
+      end = watch_end_;
+    }
+    for (const v1::OwnershipEvent& event : events) {
+      if (!writer->Write(event)) break;
+    }
+    if (!hold_open) return end;
+    while (!context->IsCancelled()) absl::SleepFor(absl::Milliseconds(5));
+    absl::MutexLock lock(&mu_);
+    watch_cancelled_ = true;
+    return grpc::Status::CANCELLED;
+  }
+  grpc::Status Transfer(grpc::ServerContext*,
+                        const v1::TransferRequest* request,
+                        v1::Ownership* response) override {
+    return transfer.Handle(*request, response);
+  }
+  grpc::Status Approve(grpc::ServerContext*, const v1::ApproveRequest* request,
+                       v1::Ownership* response) override {
+    return approve.Handle(*request, response);
+  }
+  grpc::Status Reject(grpc::ServerContext*, const v1::RejectRequest* request,
+                      v1::Ownership* response) override {
+    return reject.Handle(*request, response);
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::vector<v1::OwnershipEvent> watch_events_ ABSL_GUARDED_BY(mu_);
+  bool watch_hold_open_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status watch_end_ ABSL_GUARDED_BY(mu_);
+  std::vector<v1::WatchOwnershipEventsRequest> watch_requests_
+      ABSL_GUARDED_BY(mu_);
+  bool watch_cancelled_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// Every fake on a real server bound to 127.0.0.1:0 (started by the
 // constructor, stopped by the destructor).
 class FakeServer {
  public:
@@ -156,6 +303,8 @@ class FakeServer {
                              &port_);
     builder.RegisterService(&roster);
     builder.RegisterService(&rulesets);
+    builder.RegisterService(&assignment);
+    builder.RegisterService(&ownership);
     server_ = builder.BuildAndStart();
   }
   ~FakeServer() {
@@ -179,6 +328,8 @@ class FakeServer {
 
   FakeRosterService roster;
   FakeRulesetService rulesets;
+  FakeAssignmentService assignment;
+  FakeOwnershipService ownership;
 
  private:
   int port_ = 0;
