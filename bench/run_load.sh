@@ -121,7 +121,7 @@ json_num() {
 
 # median VALUES...: the middle value (the lower middle for an even count).
 median() {
-  printf '%s\n' "$@" | sort -g | sed -n "$(((($# + 1) / 2)))p"
+  printf '%s\n' "$@" | sort -g | sed -n "$((($# + 1) / 2))p"
 }
 
 # run NAME ARGS...: REPEATS runs of custodian_loadgen, reports in
@@ -163,8 +163,8 @@ field() {
   fi
 }
 
-fmt() { # fmt VALUE PRINTF-FORMAT
-  if [[ "$1" == "-" ]]; then echo "-"; else printf "$2" "$1"; fi
+fmt() { # fmt VALUE DECIMALS
+  if [[ "$1" == "-" ]]; then echo "-"; else printf '%.*f' "$2" "$1"; fi
 }
 
 mkdir -p "$WORK/config"
@@ -200,20 +200,20 @@ printf '%-18s %11s %9s %9s %9s %11s %9s %8s\n' scenario "ok/s" "p50 ms" \
   "p99 ms" "p999 ms" "empty ok/s" "ratio" failed
 for name in assign-spread assign-one-team evaluate assign-half-rate; do
   printf '%-18s %11s %9s %9s %9s %11s %9s %8s\n' "$name" \
-    "$(fmt "$(field "$name" ok_per_s)" %.0f)" \
-    "$(fmt "$(field "$name" p50_ms)" %.2f)" \
-    "$(fmt "$(field "$name" p99_ms)" %.2f)" \
-    "$(fmt "$(field "$name" p999_ms)" %.2f)" \
-    "$(fmt "$(field "$name" ok_per_s 4)" %.0f)" \
-    "$(fmt "$(field "$name" ratio_to_baseline)" %.3f)" \
+    "$(fmt "$(field "$name" ok_per_s)" 0)" \
+    "$(fmt "$(field "$name" p50_ms)" 2)" \
+    "$(fmt "$(field "$name" p99_ms)" 2)" \
+    "$(fmt "$(field "$name" p999_ms)" 2)" \
+    "$(fmt "$(field "$name" ok_per_s 4)" 0)" \
+    "$(fmt "$(field "$name" ratio_to_baseline)" 3)" \
     "$(field "$name" calls_failed)"
 done
 imported=$(field batch-import items_ok)
 window=$(field batch-import window_s)
 echo
 printf 'batch-import: %s of %s customers in %s s (%s customers/s), ' \
-  "$imported" "$IMPORT_COUNT" "$(fmt "$window" %.1f)" \
-  "$(fmt "$(field batch-import items_per_s)" %.0f)"
+  "$imported" "$IMPORT_COUNT" "$(fmt "$window" 1)" \
+  "$(fmt "$(field batch-import items_per_s)" 0)"
 mib() { # mib KIB-or-dash
   if [[ "$1" == "-" ]]; then echo "-"; else awk -v k="$1" 'BEGIN { printf "%d", k / 1024 }'; fi
 }
