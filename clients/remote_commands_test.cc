@@ -639,7 +639,8 @@ TEST_F(SimulateCommandTest, SendsOnlyTheVersionByDefaultAndPrintsTables) {
   EXPECT_EQ(RunRulesSimulate(*connection_, args, Table()), kExitOk)
       << err_.str();
   ASSERT_THAT(service_.requests(), SizeIs(1));
-  const v1::SimulateRulesetRequest& sent = service_.requests()[0];
+  const v1::SimulateRulesetRequest sent =
+      service_.requests()[0];  // a copy: requests() returns by value
   EXPECT_EQ(sent.version(), 2);
   EXPECT_EQ(sent.baseline_version(), 0);
   EXPECT_FALSE(sent.has_at());
@@ -668,7 +669,8 @@ TEST_F(SimulateCommandTest, SendsBaselineTimeAndSamples) {
   EXPECT_EQ(RunRulesSimulate(*connection_, args, Table()), kExitOk)
       << err_.str();
   ASSERT_THAT(service_.requests(), SizeIs(1));
-  const v1::SimulateRulesetRequest& sent = service_.requests()[0];
+  const v1::SimulateRulesetRequest sent =
+      service_.requests()[0];  // a copy: requests() returns by value
   EXPECT_EQ(sent.baseline_version(), 1);
   EXPECT_EQ(sent.at().seconds(), 1767225600);
   EXPECT_EQ(sent.at().nanos(), 250000000);
