@@ -62,6 +62,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "bench/loadgen_histogram.h"
+#include "bench/workload.h"
 #include "custodian/v1/assignment_service.grpc.pb.h"
 #include "custodian/v1/ruleset_service.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -81,7 +82,10 @@ constexpr int kExitNotServed = 3;  // the RPC is unimplemented / unreachable
 constexpr int kExitCannotWrite = 4;
 
 enum class Rpc { kEmpty, kAssign, kEvaluate, kBatchAssign, kValidate };
-enum class Mix { kSpread, kOneTeam, kExample };
+using ::custodian::bench::CustomerFactory;
+using ::custodian::bench::GeneratedRoster;
+using ::custodian::bench::GeneratedRuleset;
+using ::custodian::bench::Mix;
 
 const std::map<std::string, Rpc>& RpcNames() {
   static const auto* names =
@@ -129,224 +133,6 @@ struct Options {
   std::string id_prefix;
   std::string ruleset_file;  // --rpc validate
 };
-
-// ---------------------------------------------------------------------------
-// Customers
-
-uint64_t SplitMix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-// Fills customer number `n` of the mix. Attributes depend only on (seed, n),
-// ids only on (prefix, n).
-class CustomerFactory {
- public:
-  CustomerFactory(Mix mix, int teams, uint64_t seed, std::string prefix)
-      : mix_(mix),
-        teams_(std::max(teams, 1)),
-        seed_(seed),
-        prefix_(std::move(prefix)),
-        now_(absl::ToUnixSeconds(absl::Now())) {}
-
-  void Fill(uint64_t n, Customer* c) const {
-    const uint64_t h = SplitMix64(seed_ ^ SplitMix64(n));
-    c->Clear();
-    c->set_id(absl::StrCat(prefix_, "-", n));
-    c->set_name(absl::StrCat("Loadgen ", prefix_, " ", n));
-    c->set_tax_id(absl::StrCat("TAX", prefix_, n));
-    c->set_email_domain(absl::StrCat("c", n, ".", prefix_, ".example"));
-    c->mutable_created_time()->set_seconds(now_ - 86400 * (h % 400));
-    c->mutable_last_activity_time()->set_seconds(now_ -
-                                                 86400 * ((h >> 9) % 20));
-    static constexpr const char* kTypes[] = {"enterprise", "smb"};
-    static constexpr const char* kStages[] = {"qualified", "proposal",
-                                              "negotiation", "won"};
-    static constexpr const char* kTiers[] = {"high", "medium", "low"};
-    c->set_value_tier(kTiers[(h >> 17) % 3]);
-    c->set_employee_count(static_cast<int64_t>((h >> 21) % 5000));
-    if ((h >> 33) % 4 == 0) c->add_tags("inbound");
-    switch (mix_) {
-      case Mix::kSpread:
-      case Mix::kOneTeam: {
-        const uint64_t team = mix_ == Mix::kOneTeam ? 0 : (h >> 40) % teams_;
-        c->set_region(absl::StrCat("LG/R", team, "/C", (h >> 3) % 8));
-        c->set_industry(absl::StrCat("C/C39/C39", (h >> 6) % 10));
-        c->set_customer_type(kTypes[(h >> 12) % 2]);
-        c->set_sales_stage(kStages[(h >> 14) % 4]);
-        // spread: ~2% key accounts (>= 50M), routed to the KA team as in
-        // examples/ruleset.yaml; one-team: none, so every customer goes to
-        // team 0 of each department.
-        const bool key_account = mix_ == Mix::kSpread && (h >> 50) % 50 == 0;
-        c->set_annual_revenue(
-            key_account ? 50000000 + static_cast<int64_t>((h >> 24) % 1000000)
-                        : static_cast<int64_t>((h >> 24) % 40000000));
-        break;
-      }
-      case Mix::kExample: {
-        // The shapes examples/customers.jsonl exercises against
-        // examples/ruleset.yaml: 10% key accounts in the East, 50%
-        // manufacturing in the North/East, 20% leads, 20% no sales rule.
-        const uint64_t shape = (h >> 40) % 10;
-        if (shape == 0) {
-          c->set_region("CN/East/Shanghai");
-          c->set_industry("C/C39/C391");
-          c->set_customer_type("enterprise");
-          c->set_sales_stage("qualified");
-          c->set_annual_revenue(80000000);
-        } else if (shape <= 5) {
-          c->set_region(shape % 2 ? "CN/North/Beijing" : "CN/East/Hangzhou");
-          c->set_industry("C/C39");
-          c->set_customer_type(kTypes[(h >> 12) % 2]);
-          c->set_sales_stage("proposal");
-          c->set_annual_revenue(static_cast<int64_t>((h >> 24) % 40000000));
-        } else if (shape <= 7) {
-          c->set_region("US/West");
-          c->set_sales_stage("lead");
-        } else {
-          c->set_region("EU/West/Paris");
-          c->set_industry("G/G51");
-          c->set_customer_type("enterprise");
-          c->set_sales_stage("qualified");
-        }
-        break;
-      }
-    }
-  }
-
- private:
-  const Mix mix_;
-  const uint64_t teams_;
-  const uint64_t seed_;
-  const std::string prefix_;
-  const int64_t now_;
-};
-
-// ---------------------------------------------------------------------------
-// --write-config: a roster and a ruleset the spread and one-team mixes route
-// through (the shape of examples/ruleset.yaml, with `teams` sales teams and
-// `teams` service teams). Capacity is the maximum so it is never the limit.
-
-std::string GeneratedRoster(int teams, int reps) {
-  std::string out = absl::StrCat(
-      "# Generated by custodian_loadgen --write-config --teams ", teams,
-      " --reps-per-team ", reps,
-      ": the roster for\n# ruleset.yaml beside it. Capacity is the maximum "
-      "so that it is never the limit.\n",
-      "departments:\n  - {id: sales, name: Sales}\n"
-      "  - {id: service, name: Service}\nreps:\n");
-  auto rep_ids = [reps](absl::string_view team) {
-    std::vector<std::string> ids;
-    for (int m = 0; m < reps; ++m) ids.push_back(absl::StrCat(team, ".", m));
-    return ids;
-  };
-  std::vector<std::pair<std::string, std::string>> team_depts;
-  for (int k = 0; k < teams; ++k) {
-    team_depts.emplace_back(absl::StrCat("sales-", k), "sales");
-  }
-  team_depts.emplace_back("ka-lg", "sales");
-  for (int k = 0; k < teams; ++k) {
-    team_depts.emplace_back(absl::StrCat("service-", k), "service");
-  }
-  team_depts.emplace_back("service-global", "service");
-  for (const auto& [team, dept] : team_depts) {
-    for (const std::string& id : rep_ids(team)) {
-      absl::StrAppend(&out, "  - {id: ", id,
-                      team == "ka-lg" ? ", skills: [C, C39, key_account]" : "",
-                      "}\n");
-    }
-  }
-  absl::StrAppend(&out, "teams:\n");
-  for (const auto& [team, dept] : team_depts) {
-    absl::StrAppend(&out, "  - id: ", team, "\n    department: ", dept,
-                    "\n    members:\n");
-    int m = 0;
-    for (const std::string& id : rep_ids(team)) {
-      absl::StrAppend(&out, "      - {rep: ", id, ", capacity: 1000000",
-                      m % 3 == 0 ? "" : absl::StrCat(", weight: ", 1 + m % 3),
-                      "}\n");
-      ++m;
-    }
-  }
-  absl::StrAppend(&out,
-                  "  - id: lg-pool\n    department: sales\n"
-                  "    pool: {claim_limit_per_day: 5, cooldown: 30d}\n"
-                  "  - id: unassigned-sales\n    department: sales\n"
-                  "    pool: {claim_limit_per_day: 10}\n");
-  return out;
-}
-
-std::string GeneratedRuleset(int teams) {
-  static constexpr const char* kStrategies[] = {"round_robin", "weighted",
-                                                "least_loaded"};
-  std::string out = absl::StrCat(
-      "# Generated by custodian_loadgen --write-config --teams ", teams,
-      ": examples/ruleset.yaml\n# widened to ", teams,
-      " sales and service teams. Customers of --mix spread have region\n"
-      "# LG/R<k>/..., k uniform in [0, teams); --mix one-team all LG/R0.\n"
-      "ruleset: loadgen\n"
-      "description: Load-generator ruleset\n"
-      "segments:\n"
-      "  - name: key_account\n"
-      "    when:\n"
-      "      any:\n"
-      "        - annual_revenue: {gte: 50000000}\n"
-      "        - tags: {any_of: [strategic]}\n"
-      "  - name: dormant\n"
-      "    when: {last_activity_time: {older_than: 180d}}\n"
-      "departments:\n"
-      "  sales:\n"
-      "    rules:\n"
-      "      - id: key-accounts\n"
-      "        when:\n"
-      "          region: {under: LG}\n"
-      "          segment: key_account\n"
-      "        assign: {team: ka-lg, strategy: best_match, "
-      "requires_approval: true}\n"
-      "        overflow: {pool: lg-pool}\n");
-  for (int k = 0; k < teams; ++k) {
-    absl::StrAppend(&out, "      - id: sales-", k,
-                    "\n        when:\n          region: {under: LG/R", k,
-                    "}\n          industry: {under: C}\n"
-                    "          customer_type: [enterprise, smb]\n"
-                    "          sales_stage: {not_in: [lost]}\n"
-                    "        assign: {team: sales-",
-                    k, ", strategy: ", kStrategies[k % 3],
-                    "}\n        overflow: {pool: lg-pool}\n");
-  }
-  absl::StrAppend(&out,
-                  "      - id: new-leads-to-pool\n"
-                  "        when: {sales_stage: lead}\n"
-                  "        assign: {pool: lg-pool}\n"
-                  "    fallback: {pool: unassigned-sales}\n"
-                  "  service:\n"
-                  "    rules:\n");
-  for (int k = 0; k < teams; ++k) {
-    absl::StrAppend(&out, "      - id: service-", k,
-                    "\n        when: {region: {under: LG/R", k,
-                    "}}\n        assign: {team: service-", k,
-                    ", strategy: least_loaded}\n");
-  }
-  absl::StrAppend(
-      &out,
-      "    fallback: {team: service-global, strategy: round_robin}\n"
-      "policies:\n"
-      "  capacity: {default_max_customers: 1000000, count_won: false}\n"
-      "  on_drift: keep\n"
-      "  recycling:\n"
-      "    - department: sales\n"
-      "      when: {last_activity_time: {older_than: 30d}, "
-      "sales_stage: {not_in: [won]}}\n"
-      "      to_pool: lg-pool\n"
-      "  protection: {new_owner: 14d}\n"
-      "  duplicates:\n"
-      "    match_on: [tax_id, email_domain, name]\n"
-      "    on_match: route_to_existing_owner\n"
-      "  review: {stale_after: 90d}\n");
-  return out;
-}
 
 bool WriteFile(const std::string& path, const std::string& text) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
