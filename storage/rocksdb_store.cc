@@ -346,6 +346,31 @@ class RocksTransaction final : public Transaction {
     return absl::OkStatus();
   }
 
+  absl::Status PutUnlocked(Table table, absl::string_view key,
+                           absl::string_view value) override {
+    RETURN_IF_ERROR(CheckUsable());
+    RETURN_IF_ERROR(CheckTable(table));
+    RETURN_IF_ERROR(CheckKey(key));
+    if (table == Table::kCounters) {
+      return absl::InvalidArgumentError(
+          "Put into the counters table; use AddToCounter");
+    }
+    // Straight into the indexed batch, as AddToCounter does: no lock, no
+    // snapshot check (store.h says when that is allowed).
+    return FromRocks(txn_->GetWriteBatch()->Put(shared_->Cf(table),
+                                                ToSlice(key), ToSlice(value)),
+                     "put");
+  }
+
+  absl::Status DeleteUnlocked(Table table, absl::string_view key) override {
+    RETURN_IF_ERROR(CheckUsable());
+    RETURN_IF_ERROR(CheckTable(table));
+    RETURN_IF_ERROR(CheckKey(key));
+    return FromRocks(
+        txn_->GetWriteBatch()->Delete(shared_->Cf(table), ToSlice(key)),
+        "delete");
+  }
+
   absl::Status AddToCounter(absl::string_view key, int64_t delta) override {
     RETURN_IF_ERROR(CheckUsable());
     RETURN_IF_ERROR(CheckKey(key));
@@ -449,7 +474,9 @@ class StoreImpl final : public Store {
   absl::StatusOr<std::unique_ptr<Transaction>> Begin(
       const TxnOptions& options) override {
     rocksdb::TransactionOptions txn_options;
-    txn_options.set_snapshot = true;
+    // Without a snapshot, RocksDB reads the latest committed data and skips
+    // the validation of locked keys (TxnOptions::snapshot).
+    txn_options.set_snapshot = options.snapshot;
     txn_options.deadlock_detect = true;
     txn_options.lock_timeout = shared_->lock_timeout_ms;
     if (options.lock_timeout.has_value()) {

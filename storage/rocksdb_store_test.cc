@@ -206,6 +206,106 @@ TEST_F(RocksDbStoreTest, KeyWrittenAfterSnapshotConflicts) {
   EXPECT_EQ(Read(Table::kOwnerships, "k"), "a");
 }
 
+TEST_F(RocksDbStoreTest, WithoutSnapshotGetForUpdateReadsTheLatestCommit) {
+  OpenStore();
+  TxnOptions locking;
+  locking.snapshot = false;
+  std::unique_ptr<Transaction> a = Begin();
+  std::unique_ptr<Transaction> b = Begin(locking);
+  std::string v;
+  // The same race as KeyWrittenAfterSnapshotConflicts: without a snapshot,
+  // b's lock-then-read sees a's commit instead of aborting.
+  EXPECT_TRUE(absl::IsNotFound(b->Get(Table::kOwnerships, "k", &v)));
+  ASSERT_OK(a->Put(Table::kOwnerships, "k", "a"));
+  ASSERT_OK(a->Commit());
+  ASSERT_OK(b->GetForUpdate(Table::kOwnerships, "k", &v));
+  EXPECT_EQ(v, "a");
+  ASSERT_OK(b->Put(Table::kOwnerships, "k", v + "b"));
+  // Plain reads see the latest commit too.
+  ASSERT_OK(PutOne(Table::kRoster, "r", "later"));
+  ASSERT_OK(b->Get(Table::kRoster, "r", &v));
+  EXPECT_EQ(v, "later");
+  ASSERT_OK(b->Commit());
+  EXPECT_EQ(Read(Table::kOwnerships, "k"), "ab");
+}
+
+TEST_F(RocksDbStoreTest, WithoutSnapshotLockedReadModifyWriteLosesNoUpdate) {
+  OpenStore();
+  constexpr int kThreads = 4, kPerThread = 50;
+  TxnOptions locking;
+  locking.snapshot = false;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&] {
+      for (int j = 0; j < kPerThread; ++j) {
+        absl::Status s = RunInTransaction(
+            *store_, locking,
+            [](Transaction& txn) -> absl::Status {
+              std::string v = "0";
+              absl::Status g = txn.GetForUpdate(Table::kRoster, "cursor", &v);
+              if (!g.ok() && !absl::IsNotFound(g)) return g;
+              int n = 0;
+              if (!absl::SimpleAtoi(v, &n)) return absl::InternalError(v);
+              return txn.Put(Table::kRoster, "cursor", absl::StrCat(n + 1));
+            },
+            /*max_attempts=*/100);
+        if (!s.ok()) failures++;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(Read(Table::kRoster, "cursor"),
+            absl::StrCat(kThreads * kPerThread));
+}
+
+TEST_F(RocksDbStoreTest, UnlockedWritesCommitAtomicallyWithoutLocking) {
+  OpenStore();
+  ASSERT_OK(PutOne(Table::kIndexes, "old", "x"));
+  TxnOptions no_wait;
+  no_wait.lock_timeout = absl::ZeroDuration();
+  std::unique_ptr<Transaction> a = Begin(no_wait);
+  std::unique_ptr<Transaction> b = Begin(no_wait);
+  ASSERT_OK(a->PutUnlocked(Table::kEvents, "e1", "event"));
+  ASSERT_OK(a->DeleteUnlocked(Table::kIndexes, "old"));
+  ASSERT_OK(a->Put(Table::kOwnerships, "o", "owner"));
+  // a's own reads see them.
+  std::string v;
+  ASSERT_OK(a->Get(Table::kEvents, "e1", &v));
+  EXPECT_EQ(v, "event");
+  EXPECT_TRUE(absl::IsNotFound(a->Get(Table::kIndexes, "old", &v)));
+  // They took no lock: b can lock the same keys at once.
+  EXPECT_TRUE(absl::IsNotFound(b->GetForUpdate(Table::kEvents, "e1", &v)));
+  ASSERT_OK(b->GetForUpdate(Table::kIndexes, "old", &v));
+  b->Rollback();
+  // Nothing is visible before the commit; everything after it.
+  EXPECT_EQ(Read(Table::kEvents, "e1"), "<absent>");
+  EXPECT_EQ(Read(Table::kIndexes, "old"), "x");
+  ASSERT_OK(a->Commit());
+  EXPECT_EQ(Read(Table::kEvents, "e1"), "event");
+  EXPECT_EQ(Read(Table::kIndexes, "old"), "<absent>");
+  EXPECT_EQ(Read(Table::kOwnerships, "o"), "owner");
+  // A rolled-back transaction's unlocked writes are gone.
+  std::unique_ptr<Transaction> c = Begin();
+  ASSERT_OK(c->PutUnlocked(Table::kEvents, "e2", "lost"));
+  c->Rollback();
+  EXPECT_EQ(Read(Table::kEvents, "e2"), "<absent>");
+  // The same argument checks as Put and Delete.
+  std::unique_ptr<Transaction> d = Begin();
+  EXPECT_EQ(d->PutUnlocked(Table::kCounters, "n", "1").code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(d->PutUnlocked(Table::kEvents, "", "1").code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(d->DeleteUnlocked(Table::kEvents, "").code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(d->PutUnlocked(static_cast<Table>(99), "k", "1").code(),
+            absl::StatusCode::kInvalidArgument);
+  d->Rollback();
+  EXPECT_EQ(d->PutUnlocked(Table::kEvents, "k", "1").code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
 TEST_F(RocksDbStoreTest, DeadlockIsDetectedAndAborted) {
   OpenStore();
   TxnOptions long_wait;

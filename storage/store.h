@@ -144,6 +144,17 @@ struct TxnOptions {
   // transaction before returning ABORTED. Unset: the store's default.
   // Zero: do not wait.
   std::optional<absl::Duration> lock_timeout;
+  // true (the default): snapshot isolation, as described at Transaction.
+  // false: locking reads of the latest committed data. Get and Scan read
+  // what is committed when they are called (no snapshot is kept), and
+  // GetForUpdate locks the key first and then reads its latest committed
+  // value, so it never aborts because of a commit made before the lock was
+  // taken. A read-modify-write of keys read with GetForUpdate stays
+  // serializable (every key it depends on is locked before it is read),
+  // and no key is checked against a snapshot at lock time, which is most of
+  // the cost of locking a new key. For hot paths that lock whatever their
+  // decision depends on.
+  bool snapshot = true;
 };
 
 // A unit of atomic work. Reads see the snapshot taken at Begin() plus this
@@ -186,6 +197,23 @@ class Transaction {
   // kCounters this resets the counter to 0. Returns ABORTED as GetForUpdate
   // does; INVALID_ARGUMENT if `key` is empty.
   virtual absl::Status Delete(Table table, absl::string_view key) = 0;
+  // Put and Delete without a lock and without conflict detection, for keys
+  // that no other transaction writes concurrently: keys unique to this
+  // transaction (an event under a freshly allocated sequence number), or
+  // keys that only a holder of another key's lock writes (the index entries
+  // of an ownership this transaction has locked). The write commits
+  // atomically with the rest and is visible to this transaction's reads.
+  // REQUIRES: that exclusivity; otherwise concurrent writes of the key are
+  // applied in commit order and neither transaction notices. Errors as Put
+  // and Delete, never ABORTED. The default implementations call Put and
+  // Delete (correct, with a lock that is not needed).
+  virtual absl::Status PutUnlocked(Table table, absl::string_view key,
+                                   absl::string_view value) {
+    return Put(table, key, value);
+  }
+  virtual absl::Status DeleteUnlocked(Table table, absl::string_view key) {
+    return Delete(table, key);
+  }
   // Stages counter[`key`] += `delta` in kCounters (a missing counter is 0;
   // int64 arithmetic wraps). Takes no lock and never conflicts, so a hot
   // counter (a rep's owned count, a round-robin cursor) is never held locked
