@@ -17,6 +17,7 @@ PACKAGES=(
   libbenchmark-dev
   libcli11-dev
   libgmock-dev
+  libgoogle-perftools-dev
   libgrpc++-dev
   libgtest-dev
   libprotobuf-dev

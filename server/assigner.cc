@@ -147,29 +147,42 @@ absl::Mutex& Assigner::StripeFor(absl::string_view customer_id) const {
   return stripes_[h % static_cast<size_t>(options_.lock_stripes)];
 }
 
-absl::StatusOr<std::shared_ptr<const RosterIndex>> Assigner::RosterFor(
-    const std::string& bytes) const {
-  absl::MutexLock lock(&roster_mu_);
-  if (roster_index_ != nullptr && bytes == roster_bytes_) return roster_index_;
+absl::StatusOr<std::shared_ptr<const RosterIndex>> Assigner::StoredRoster(
+    absl::FunctionRef<absl::Status(absl::string_view, std::string*)> get)
+    const {
+  std::string version_bytes;
+  absl::Status s = get(RosterVersionKey(), &version_bytes);
+  if (s.ok()) {
+    ASSIGN_OR_RETURN(const int64_t version,
+                     storage::DecodeCounter(version_bytes));
+    absl::MutexLock lock(&roster_mu_);
+    if (roster_index_ != nullptr && version == roster_version_) {
+      return roster_index_;
+    }
+  } else if (!absl::IsNotFound(s)) {
+    return s;
+  }
+  std::string bytes;
+  s = get(RosterRecordKey(), &bytes);
+  if (absl::IsNotFound(s))
+    return std::make_shared<const RosterIndex>(v1::Roster());
+  RETURN_IF_ERROR(s);
   storage::v1::RosterRecord record;
   if (!record.ParseFromString(bytes)) {
     return absl::DataLossError("the stored roster record does not parse");
   }
-  roster_index_ = std::make_shared<const RosterIndex>(record.roster());
-  roster_bytes_ = bytes;
-  return roster_index_;
+  auto index = std::make_shared<const RosterIndex>(record.roster());
+  absl::MutexLock lock(&roster_mu_);
+  // The record may be newer than the version key read above (a roster
+  // change committed in between): it is keyed by its own version.
+  if (record.version() >= roster_version_) {
+    roster_version_ = record.version();
+    roster_index_ = index;
+  }
+  return index;
 }
 
 namespace {
-
-// Reads the roster record without a lock (see the top of assigner.h).
-absl::StatusOr<std::string> ReadRosterBytes(storage::Transaction& txn) {
-  std::string value;
-  absl::Status s = txn.Get(Table::kRoster, RosterRecordKey(), &value);
-  if (absl::IsNotFound(s)) return std::string();
-  RETURN_IF_ERROR(s);
-  return value;
-}
 
 // Runs a mutation: up to `max_attempts` transactions of `attempt`, each
 // committed; after a commit that succeeded (or whose outcome is unknown)
@@ -181,7 +194,13 @@ absl::Status RunMutation(
   absl::Status last = absl::AbortedError("no attempt was made");
   for (int i = 0; i < max_attempts; ++i) {
     Effects effects;
-    ASSIGN_OR_RETURN(std::unique_ptr<storage::Transaction> txn, store.Begin());
+    // Locking reads without a snapshot: every record a decision depends on
+    // is read with GetForUpdate (store.h, TxnOptions::snapshot), and the
+    // roster is read unlocked by design (the top of assigner.h).
+    storage::TxnOptions txn_options;
+    txn_options.snapshot = false;
+    ASSIGN_OR_RETURN(std::unique_ptr<storage::Transaction> txn,
+                     store.Begin(txn_options));
     absl::Status s = attempt(*txn, effects);
     if (s.ok() && effects.replay) {
       txn->Rollback();
@@ -361,9 +380,12 @@ absl::StatusOr<v1::AssignResponse> Assigner::AssignCustomer(
               OwnershipBook::ReadForUpdate(txn, customer.id(), d.department()));
           if (o.has_value()) current.emplace(d.department(), std::move(*o));
         }
-        ASSIGN_OR_RETURN(std::string roster_bytes, ReadRosterBytes(txn));
-        ASSIGN_OR_RETURN(std::shared_ptr<const RosterIndex> roster,
-                         RosterFor(roster_bytes));
+        // Unlocked (see the top of assigner.h).
+        ASSIGN_OR_RETURN(
+            std::shared_ptr<const RosterIndex> roster,
+            StoredRoster([&](absl::string_view key, std::string* value) {
+              return txn.Get(Table::kRoster, key, value);
+            }));
 
         PlanInput input;
         input.customer = &customer;
@@ -406,6 +428,7 @@ absl::StatusOr<v1::AssignResponse> Assigner::AssignCustomer(
             spec.cause = d.cause;
             spec.actor = std::string(actor);
             spec.request_id = std::string(request_id);
+            spec.before = &d.before;
             ASSIGN_OR_RETURN(PendingEvents pending,
                              options_.book->Stage(txn, spec));
             *out->mutable_ownership() = pending.events().back().after();
@@ -459,13 +482,11 @@ absl::StatusOr<v1::AssignResponse> Assigner::Evaluate(
     }
     current.emplace(d.department(), std::move(o));
   }
-  std::string roster_bytes;
-  absl::Status s =
-      snapshot->Get(Table::kRoster, RosterRecordKey(), &roster_bytes);
-  if (!s.ok() && !absl::IsNotFound(s)) return s;
-  snapshot.reset();
   ASSIGN_OR_RETURN(std::shared_ptr<const RosterIndex> roster,
-                   RosterFor(roster_bytes));
+                   StoredRoster([&](absl::string_view key, std::string* value) {
+                     return snapshot->Get(Table::kRoster, key, value);
+                   }));
+  snapshot.reset();
 
   PlanInput input;
   input.customer = &customer;
@@ -548,9 +569,12 @@ absl::StatusOr<v1::Ownership> Assigner::Transfer(
           effects.replay = true;
           return ParseAnswer(*first, &response);
         }
-        ASSIGN_OR_RETURN(std::string roster_bytes, ReadRosterBytes(txn));
-        ASSIGN_OR_RETURN(std::shared_ptr<const RosterIndex> roster,
-                         RosterFor(roster_bytes));
+        // Unlocked (see the top of assigner.h).
+        ASSIGN_OR_RETURN(
+            std::shared_ptr<const RosterIndex> roster,
+            StoredRoster([&](absl::string_view key, std::string* value) {
+              return txn.Get(Table::kRoster, key, value);
+            }));
         if (!roster->HasDepartment(department)) {
           return absl::NotFoundError(absl::StrCat("department: department ",
                                                   rules::Quote(department),
@@ -664,6 +688,7 @@ absl::StatusOr<v1::Ownership> Assigner::Transfer(
         spec.actor = std::string(actor);
         spec.reason = request.reason();
         spec.request_id = request.request_id();
+        spec.before = &plan.before;
         ASSIGN_OR_RETURN(PendingEvents pending,
                          options_.book->Stage(txn, spec));
         response = pending.events().back().after();
@@ -792,9 +817,12 @@ absl::StatusOr<v1::Ownership> Assigner::Reject(const v1::RejectRequest& request,
         } else {
           customer.set_id(request.customer_id());
         }
-        ASSIGN_OR_RETURN(std::string roster_bytes, ReadRosterBytes(txn));
-        ASSIGN_OR_RETURN(std::shared_ptr<const RosterIndex> roster,
-                         RosterFor(roster_bytes));
+        // Unlocked (see the top of assigner.h).
+        ASSIGN_OR_RETURN(
+            std::shared_ptr<const RosterIndex> roster,
+            StoredRoster([&](absl::string_view key, std::string* value) {
+              return txn.Get(Table::kRoster, key, value);
+            }));
         RejectInput input;
         input.customer = &customer;
         input.pending = &pending;

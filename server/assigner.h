@@ -69,6 +69,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -228,17 +229,20 @@ class Assigner {
   AssignmentPlanner planner_;
   std::unique_ptr<absl::Mutex[]> stripes_;
 
-  // The last roster record read and its index (parsing is skipped while the
-  // stored bytes are unchanged).
+  // The index of the last roster record parsed, and its version.
   mutable absl::Mutex roster_mu_;
-  mutable std::string roster_bytes_ ABSL_GUARDED_BY(roster_mu_);
+  mutable int64_t roster_version_ ABSL_GUARDED_BY(roster_mu_) = -1;
   mutable std::shared_ptr<const RosterIndex> roster_index_
       ABSL_GUARDED_BY(roster_mu_);
 
-  // Returns the roster index for the stored roster bytes `bytes` ("" when
-  // there is no roster). DATA_LOSS when it does not parse.
-  absl::StatusOr<std::shared_ptr<const RosterIndex>> RosterFor(
-      const std::string& bytes) const;
+  // Returns the index of the stored roster as `get` reads it (a
+  // transaction's or a snapshot's Get of Table::kRoster): reads the roster's
+  // version key and, only when it is not the version parsed last (or is
+  // absent: an older store), the whole record. An empty index when there is
+  // no roster; DATA_LOSS when a record does not parse.
+  absl::StatusOr<std::shared_ptr<const RosterIndex>> StoredRoster(
+      absl::FunctionRef<absl::Status(absl::string_view key, std::string*)> get)
+      const;
 };
 
 }  // namespace custodian::server

@@ -922,6 +922,41 @@ TEST_F(AssignerTest, RejectGoesToTheNextMemberThenTheFallback) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+TEST_F(AssignerTest, SeesEveryRosterChangeWithOrWithoutTheVersionKey) {
+  auto evaluate = [&](absl::string_view id) {
+    v1::EvaluateRequest request;
+    *request.mutable_customer() = MakeCustomer(id, "vip");
+    auto r = assigner_->Evaluate(request);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? SalesOwner(*r) : std::string("(error)");
+  };
+  auto set_status = [&](absl::string_view rep, v1::RepStatus status,
+                        absl::string_view request_id) {
+    v1::SetRepStatusRequest request;
+    request.set_rep(std::string(rep));
+    request.set_status(status);
+    request.set_reason("test");
+    request.set_request_id(std::string(request_id));
+    ASSERT_TRUE(roster_->SetRepStatus(request, "admin").ok());
+  };
+  EXPECT_EQ(evaluate("c1"), "a1");
+  set_status("a1", v1::AWAY, "s1");
+  EXPECT_EQ(evaluate("c1"), "a2");  // the new version, not the cached one
+  EXPECT_EQ(SalesOwner(MustAssign(MakeCustomer("c1", "vip"), "as1")), "a2");
+
+  // A store written before the version key existed: the record is read.
+  ASSERT_TRUE(storage::RunInTransaction(*store_, [](storage::Transaction& t) {
+                return t.Delete(storage::Table::kRoster, RosterVersionKey());
+              }).ok());
+  EXPECT_EQ(evaluate("c2"), "a2");
+  EXPECT_EQ(SalesOwner(MustAssign(MakeCustomer("c2", "vip"), "as2")), "a2");
+  // The next roster change writes the key again, and it is followed.
+  set_status("a1", v1::ACTIVE, "s2");
+  set_status("a2", v1::AWAY, "s3");
+  EXPECT_EQ(evaluate("c3"), "a1");
+  EXPECT_EQ(SalesOwner(MustAssign(MakeCustomer("c3", "vip"), "as3")), "a1");
+}
+
 // ---------------------------------------------------------------------------
 // Failed commits
 

@@ -131,8 +131,9 @@ absl::Status Idempotency::Record(storage::Transaction& txn,
   record.SerializeToString(&bytes);
   RETURN_IF_ERROR(txn.Put(storage::Table::kIdempotency,
                           RecordKey(method, request_id), bytes));
-  return txn.Put(storage::Table::kIdempotency,
-                 ExpiryKey(now, method, request_id), "");
+  // The expiry entry names this request id, whose record is locked (Lookup).
+  return txn.PutUnlocked(storage::Table::kIdempotency,
+                         ExpiryKey(now, method, request_id), "");
 }
 
 absl::StatusOr<size_t> Idempotency::SweepExpired(storage::Store& store,

@@ -21,8 +21,10 @@
 //
 // Concurrency: Lookup locks the record key (GetForUpdate), so two concurrent
 // calls with the same (method, request_id) serialize: the second waits for
-// the first's commit, then aborts (the key changed after its snapshot);
-// RunInTransaction retries it and the retry sees the first answer.
+// the first's commit, then either reads the first answer (a transaction
+// without a snapshot, TxnOptions::snapshot) or aborts (the key changed after
+// its snapshot) and its retry reads it. The expiry entry is written without
+// a lock (Transaction::PutUnlocked): it names the locked request id.
 //
 // Thread-safe: an Idempotency object is immutable.
 #ifndef CUSTODIAN_SERVER_IDEMPOTENCY_H_

@@ -177,19 +177,25 @@ std::set<Membership> MembershipsOf(
 }
 
 // Deletes the entries of `before` not in `after`, writes those of `after`
-// not in `before`, and moves their counters.
+// not in `before`, and moves their counters. The entries are written without
+// locks: an ownership's entries are written only under the lock of its
+// ownership record, and segment entries only under the lock of the customer
+// record (Stage and StageCustomer hold them).
 absl::Status ApplyMemberships(storage::Transaction& txn,
                               const std::set<Membership>& before,
                               const std::set<Membership>& after) {
   for (const Membership& m : before) {
     if (after.count(m) != 0) continue;
-    if (!m.entry.empty()) RETURN_IF_ERROR(txn.Delete(Table::kIndexes, m.entry));
+    if (!m.entry.empty()) {
+      RETURN_IF_ERROR(txn.DeleteUnlocked(Table::kIndexes, m.entry));
+    }
     RETURN_IF_ERROR(txn.AddToCounter(m.counter, -1));
   }
   for (const Membership& m : after) {
     if (before.count(m) != 0) continue;
-    if (!m.entry.empty())
-      RETURN_IF_ERROR(txn.Put(Table::kIndexes, m.entry, ""));
+    if (!m.entry.empty()) {
+      RETURN_IF_ERROR(txn.PutUnlocked(Table::kIndexes, m.entry, ""));
+    }
     RETURN_IF_ERROR(txn.AddToCounter(m.counter, +1));
   }
   return absl::OkStatus();
@@ -412,13 +418,18 @@ absl::StatusOr<PendingEvents> OwnershipBook::Stage(
   RETURN_IF_ERROR(ValidateChange(change));
   const std::string& customer = change.after.customer_id();
   const std::string& department = change.after.department();
-  ASSIGN_OR_RETURN(std::optional<v1::Ownership> before,
-                   ReadForUpdate(txn, customer, department));
+  std::optional<v1::Ownership> read;
+  if (change.before == nullptr) {
+    ASSIGN_OR_RETURN(read, ReadForUpdate(txn, customer, department));
+  }
+  const std::optional<v1::Ownership>& before =
+      change.before != nullptr ? *change.before : read;
 
   // A first ownership in the department gets the customer's segment
-  // entries. The customer record is locked and rewritten, so a concurrent
-  // StageCustomer that changes the segments conflicts with this transaction
-  // (one of them aborts and re-reads) instead of missing this ownership.
+  // entries. The customer record is locked, so a concurrent StageCustomer
+  // that changes the segments waits for this transaction (or, with snapshot
+  // isolation, one of them aborts and re-reads) instead of missing this
+  // ownership.
   storage::v1::CustomerRecord customer_record;
   if (!before.has_value()) {
     const std::string key = CustomerKey(customer);
@@ -434,7 +445,6 @@ absl::StatusOr<PendingEvents> OwnershipBook::Stage(
     RETURN_IF_ERROR(
         Parse(value, absl::StrCat("customer record ", rules::Quote(customer)),
               &customer_record));
-    RETURN_IF_ERROR(txn.Put(Table::kCustomers, key, value));
   }
 
   SequenceTicket ticket = options_.sequencer->Allocate(1);
@@ -471,11 +481,13 @@ absl::StatusOr<PendingEvents> OwnershipBook::Stage(
   if (before.has_value()) *event.mutable_before() = *before;
   *event.mutable_after() = after;
   event.set_request_id(change.request_id);
-  RETURN_IF_ERROR(txn.Put(Table::kEvents, EventKey(sequence),
-                          SerializeDeterministic(event)));
-  RETURN_IF_ERROR(txn.Put(Table::kIndexes,
-                          HistKey(customer, department, sequence),
-                          KeyBuilder().AddTime(now).Build()));
+  // The event's keys hold its freshly allocated sequence: no other
+  // transaction writes them.
+  RETURN_IF_ERROR(txn.PutUnlocked(Table::kEvents, EventKey(sequence),
+                                  SerializeDeterministic(event)));
+  RETURN_IF_ERROR(txn.PutUnlocked(Table::kIndexes,
+                                  HistKey(customer, department, sequence),
+                                  KeyBuilder().AddTime(now).Build()));
 
   PendingEvents pending;
   pending.sequencer_ = options_.sequencer;
@@ -533,7 +545,9 @@ absl::StatusOr<storage::v1::CustomerRecord> OwnershipBook::StageCustomer(
   for (const std::string& s : record.segments()) {
     if (old_set.count(s) == 0) added.push_back(s);
   }
-  if (removed.empty() && added.empty()) return stored;
+  // A customer without a record has no ownership yet (Stage requires the
+  // record first), so no segment entries to move.
+  if (!found || (removed.empty() && added.empty())) return stored;
 
   ASSIGN_OR_RETURN(std::vector<std::string> departments,
                    DepartmentsOf(txn, customer));

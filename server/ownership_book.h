@@ -137,6 +137,11 @@ struct ChangeSpec {
   std::string reason;
   // The request that caused it. Optional (CheckRequestId).
   std::string request_id;
+  // The current record of (customer, department) as the caller read it with
+  // ReadForUpdate in the same transaction (so it is locked), when it has
+  // it: Stage then does not read it again. Null: Stage reads it. Not owned;
+  // must outlive the Stage call.
+  const std::optional<v1::Ownership>* before = nullptr;
 };
 
 class OwnershipBook {
@@ -165,11 +170,11 @@ class OwnershipBook {
       absl::string_view department);
 
   // Stages one ownership change in `txn`:
-  //   - reads the current record (GetForUpdate: locks it) and, for a first
-  //     ownership of the department, the customer record (for segments; it
-  //     is locked and rewritten unchanged, so that a concurrent
-  //     StageCustomer changing the segments conflicts instead of missing
-  //     this ownership);
+  //   - reads the current record (GetForUpdate: locks it) unless
+  //     change.before has it and, for a first ownership of the department,
+  //     the customer record (for segments; it is locked, so that a
+  //     concurrent StageCustomer changing the segments waits for this
+  //     transaction instead of missing this ownership);
   //   - allocates the event's sequence (after those reads, so lock waits do
   //     not hold the feed's watermark back);
   //   - writes `change.after` with since = the event time when the record

@@ -71,6 +71,9 @@ absl::Status WriteRoster(storage::Transaction& txn,
   record.set_updated_by(std::string(actor));
   RETURN_IF_ERROR(txn.Put(storage::Table::kRoster, RosterRecordKey(),
                           SerializeDeterministic(record)));
+  // Only a holder of the record's lock writes the version key.
+  RETURN_IF_ERROR(txn.PutUnlocked(storage::Table::kRoster, RosterVersionKey(),
+                                  storage::EncodeCounter(record.version())));
   *written = std::move(record);
   return absl::OkStatus();
 }
@@ -101,6 +104,10 @@ absl::Status ParseFirstAnswer(const std::string& bytes, Response* response) {
 
 std::string RosterRecordKey() {
   return storage::KeyBuilder().AddString("roster").Build();
+}
+
+std::string RosterVersionKey() {
+  return storage::KeyBuilder().AddString("roster_version").Build();
 }
 
 std::string RepStatusHistoryPrefix(absl::string_view rep) {

@@ -52,6 +52,12 @@ inline constexpr absl::string_view kProtoSourceFileName = "<request>";
 // Keys in Table::kRoster.
 // ("roster") -> storage::v1::RosterRecord.
 std::string RosterRecordKey();
+// ("roster_version") -> the record's version as 8 bytes (EncodeCounter),
+// written in the same commit as every version of the record, so that a hot
+// path can tell whether its parsed copy is current without reading the
+// whole record. Stores written before it existed lack it until the next
+// roster change.
+std::string RosterVersionKey();
 // ("rep_status", rep, version) -> custodian.v1.RosterChange; the prefix
 // without the version lists one rep's history, oldest first.
 std::string RepStatusHistoryKey(absl::string_view rep, int64_t version);
