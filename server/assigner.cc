@@ -29,8 +29,25 @@ struct Effects {
   bool replay = false;
   // Reservations and load adjustments to finish after the commit.
   std::vector<DepartmentPlan> plans;
-  // Events staged, to finish after the commit.
+  // Events staged, to finish after the commit; they also carry the won
+  // counter changes of the ownership changes.
   PendingEvents events;
+  // Won counter changes of a customer record becoming (or no longer) won.
+  std::vector<RepCountChange> won_changes;
+
+  // Every won counter change staged.
+  std::vector<const RepCountChange*> AllWonChanges() const {
+    std::vector<const RepCountChange*> all;
+    for (const RepCountChange& c : won_changes) all.push_back(&c);
+    for (const RepCountChange& c : events.won_changes()) all.push_back(&c);
+    return all;
+  }
+  // Tells the allocator of the won counter changes (after the commit).
+  void FinishWon(TeamAllocator& allocator) const {
+    for (const RepCountChange* c : AllWonChanges()) {
+      allocator.AdjustWon(c->department, c->rep_id, c->delta);
+    }
+  }
 };
 
 // Adds `checker`'s complaint about `value` (or "is required" when empty and
@@ -212,16 +229,27 @@ absl::Status RunMutation(
       last = s;
       continue;  // effects (reservations, tickets) are given back here
     }
+    // The won counts of the reps whose won counter moves are loaded before
+    // the commit (TeamAllocator::AdjustWon's REQUIRES).
+    for (const RepCountChange* c : effects.AllWonChanges()) {
+      s = allocator.Preload(c->department, c->rep_id);
+      if (!s.ok()) {
+        txn->Rollback();
+        return s;
+      }
+    }
     s = txn->Commit();
     if (s.ok()) {
       for (DepartmentPlan& plan : effects.plans) plan.Finish(allocator);
+      effects.FinishWon(allocator);
       effects.events.Committed();
       return absl::OkStatus();
     }
     if (absl::IsUnavailable(s)) {
-      // The outcome is unknown: count the reservations (team_allocator.h);
-      // the events are abandoned (event_sequencer.h).
+      // The outcome is unknown: count the reservations and counter changes
+      // (team_allocator.h); the events are abandoned (event_sequencer.h).
       for (DepartmentPlan& plan : effects.plans) plan.Finish(allocator);
+      effects.FinishWon(allocator);
       return s;
     }
     if (!absl::IsAborted(s)) return s;
@@ -414,7 +442,9 @@ absl::StatusOr<v1::AssignResponse> Assigner::AssignCustomer(
           *record.mutable_customer() = customer;
           *record.mutable_segments() = plan.evaluation.segments();
           record.set_ruleset_version(active.version);
-          RETURN_IF_ERROR(options_.book->StageCustomer(txn, record).status());
+          RETURN_IF_ERROR(
+              options_.book->StageCustomer(txn, record, &effects.won_changes)
+                  .status());
         }
 
         response.set_customer_id(customer.id());

@@ -2,6 +2,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -294,17 +295,49 @@ class AssignerTest : public testing::DomainTest {
   }
 
   // Every rep's stored counter and in-memory load equal the scan.
+  // Won customers per rep in `department`: ownership records joined with
+  // the customer records' sales stage.
+  std::map<std::string, int64_t> ScanWonByRep(absl::string_view department) {
+    std::set<std::string> won_customers;
+    for (const auto& [key, value] : Dump()) {
+      if (key.first != static_cast<int>(storage::Table::kCustomers)) continue;
+      storage::v1::CustomerRecord c;
+      EXPECT_TRUE(c.ParseFromString(value));
+      if (c.customer().sales_stage() == "won") {
+        won_customers.insert(c.customer().id());
+      }
+    }
+    std::map<std::string, int64_t> out;
+    for (const auto& [key, value] : Dump()) {
+      if (key.first != static_cast<int>(storage::Table::kOwnerships)) continue;
+      v1::Ownership o;
+      EXPECT_TRUE(o.ParseFromString(value));
+      if (o.department() == department && !o.rep().empty() &&
+          won_customers.count(o.customer_id()) != 0) {
+        ++out[o.rep()];
+      }
+    }
+    return out;
+  }
+
+  // Every rep's stored owned and won counters and in-memory load equal the
+  // scans.
   void ExpectCountersMatchScan(absl::string_view department,
                                const std::vector<std::string>& reps) {
     std::map<std::string, int64_t> scanned = ScanOwnedByRep(department);
+    std::map<std::string, int64_t> won = ScanWonByRep(department);
     for (const std::string& rep : reps) {
       const int64_t n = scanned.count(rep) ? scanned[rep] : 0;
+      const int64_t w = won.count(rep) ? won[rep] : 0;
       EXPECT_EQ(StoredCounter(TeamAllocator::OwnedCounterKey(department, rep)),
                 n)
+          << rep;
+      EXPECT_EQ(StoredCounter(TeamAllocator::WonCounterKey(department, rep)), w)
           << rep;
       auto load = allocator_->GetLoad(department, rep);
       if (load.has_value()) {
         EXPECT_EQ(load->owned, n) << rep;
+        EXPECT_EQ(load->won, w) << rep;
         EXPECT_EQ(load->reserved, 0) << rep;
       }
     }
@@ -484,6 +517,75 @@ TEST_F(AssignerTest, CapacityIsNeverExceededUnderConcurrentLoad) {
     EXPECT_THAT(skipped,
                 ElementsAre("k1:AT_CAPACITY", "k2:AT_CAPACITY", "away1:AWAY"));
   }
+  ExpectCountersMatchScan("sales", {"k1", "k2", "away1"});
+}
+
+TEST_F(AssignerTest, WonCustomersDoNotCountTowardCapacityByDefault) {
+  // cap-team: k1 capacity 5, k2 capacity 3, away1 away; overflow to the pool.
+  auto assign = [&](absl::string_view id, absl::string_view stage) {
+    v1::Customer c = MakeCustomer(id, "cap");
+    c.set_sales_stage(std::string(stage));
+    return SalesOwner(MustAssign(c, absl::StrCat("a-", id)));
+  };
+  // Ten won customers fit although the team's capacity is 8.
+  std::map<std::string, int> picks;
+  for (int i = 0; i < 10; ++i) ++picks[assign(absl::StrCat("w", i), "won")];
+  EXPECT_EQ(picks["k1"], 5);
+  EXPECT_EQ(picks["k2"], 5);
+  ExpectCountersMatchScan("sales", {"k1", "k2", "away1"});
+  // Not won: least loaded compares everything owned (5 and 5: k1 first);
+  // neither rep has used any capacity yet.
+  EXPECT_EQ(assign("p0", "proposal"), "k1");
+  ExpectCountersMatchScan("sales", {"k1", "k2", "away1"});
+
+  // After a restart the won counts are read back from the store.
+  ReopenAll();
+  EXPECT_EQ(assign("p1", "proposal"), "k2");
+  EXPECT_EQ(assign("p2", "proposal"), "k1");
+  ExpectCountersMatchScan("sales", {"k1", "k2", "away1"});
+
+  // The won customers stop being won: they count now, so k1 (7 of 5) and k2
+  // (6 of 3) are over capacity (the customers changed; no assignment
+  // exceeded it), and the won counters follow the stage.
+  for (int i = 0; i < 10; ++i) {
+    v1::Customer c = MakeCustomer(absl::StrCat("w", i), "cap");
+    c.set_sales_stage("negotiation");
+    v1::UpdateCustomerRequest update;
+    *update.mutable_customer() = c;
+    update.set_request_id(absl::StrCat("u-", i));
+    ASSERT_TRUE(assigner_->UpdateCustomer(update, "crm").ok());
+  }
+  ExpectCountersMatchScan("sales", {"k1", "k2", "away1"});
+  EXPECT_EQ(allocator_->GetLoad("sales", "k1")->won, 0);
+  EXPECT_EQ(allocator_->GetLoad("sales", "k2")->won, 0);
+  // Nobody fits: the overflow pool.
+  EXPECT_EQ(assign("p3", "proposal"), "pool:sales-pool");
+  // Becoming won again gives the units back.
+  v1::Customer c = MakeCustomer("w0", "cap");
+  c.set_sales_stage("won");
+  v1::UpdateCustomerRequest update;
+  *update.mutable_customer() = c;
+  update.set_request_id("u-won");
+  ASSERT_TRUE(assigner_->UpdateCustomer(update, "crm").ok());
+  ExpectCountersMatchScan("sales", {"k1", "k2", "away1"});
+}
+
+TEST_F(AssignerTest, WonCustomersCountWhenCountWonIsTrue) {
+  std::string ruleset(kRuleset);
+  ruleset.replace(ruleset.find("default_max_customers: 1000"),
+                  std::string("default_max_customers: 1000").size(),
+                  "default_max_customers: 1000, count_won: true");
+  MustCreate(ruleset, "ruleset-2");
+  MustActivate(2, "activate-2");
+  std::map<std::string, int> picks;
+  for (int i = 0; i < 10; ++i) {
+    v1::Customer c = MakeCustomer(absl::StrCat("w", i), "cap");
+    c.set_sales_stage("won");
+    ++picks[SalesOwner(MustAssign(c, absl::StrCat("a-", i)))];
+  }
+  EXPECT_EQ(picks["k1"], 5);
+  EXPECT_EQ(picks["k2"], 3);
+  EXPECT_EQ(picks["pool:sales-pool"], 2);
   ExpectCountersMatchScan("sales", {"k1", "k2", "away1"});
 }
 

@@ -156,6 +156,7 @@ class ChainWalker {
                                  ? v1::ROUND_ROBIN
                                  : t.strategy();
           request.match_terms = match_terms_;
+          request.count_won = policies_.capacity().count_won();
           for (const v1::TeamMember& m : team->members()) {
             if (i == from && !exclude_rep_.empty() && m.rep() == exclude_rep_) {
               continue;
@@ -234,6 +235,7 @@ class ChainWalker {
     request.department = department_;
     request.team_id = absl::StrCat(kFixedRepTeamPrefix, rep_id);
     request.strategy = v1::ROUND_ROBIN;
+    request.count_won = policies_.capacity().count_won();
     request.members.push_back(MakeMember(member));
     return DoPick(request);
   }

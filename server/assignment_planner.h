@@ -62,8 +62,12 @@
 // is that rep, in any state, so an ownership change moves the load only when
 // the rep changes (OwnedDeltas). OwnershipBook::Stage adds those deltas to
 // the stored counters; the plan tells the allocator after the commit
-// (DepartmentPlan::Finish). policies.capacity.count_won is therefore not
-// applied: won customers count.
+// (DepartmentPlan::Finish). Won customers are counted apart
+// (TeamAllocator::WonCounterKey, kept by the book, which reports the changes
+// for the caller to give the allocator); with policies.capacity.count_won
+// false (the default) they do not count toward capacity
+// (PickRequest::count_won), and least-loaded still compares everything
+// owned.
 //
 // Thread-safety: an AssignmentPlanner is immutable apart from the allocator
 // it uses, which is thread-safe; Plan may be called from many threads.

@@ -148,10 +148,10 @@ struct Membership {
 };
 
 // The index entries and counters `record` belongs to; segment entries for
-// `segments`.
+// `segments`; the won counter of its rep when the customer is `won`.
 std::set<Membership> MembershipsOf(
     const v1::Ownership& record,
-    const google::protobuf::RepeatedPtrField<std::string>& segments) {
+    const google::protobuf::RepeatedPtrField<std::string>& segments, bool won) {
   const std::string& c = record.customer_id();
   const std::string& d = record.department();
   std::set<Membership> out;
@@ -161,6 +161,7 @@ std::set<Membership> MembershipsOf(
   if (!record.rep().empty()) {
     out.insert({IndexEntry(ByRepPrefix(d, record.rep()), c),
                 OwnedCounterKeyOf(d, record.rep())});
+    if (won) out.insert({"", WonCounterKeyOf(d, record.rep())});
   }
   if (!record.team().empty()) {
     out.insert({IndexEntry(ByTeamPrefix(d, record.team()), c),
@@ -174,6 +175,31 @@ std::set<Membership> MembershipsOf(
                 SegmentCountKey(d, segment)});
   }
   return out;
+}
+
+// The stage that makes a customer count as won (policies.capacity.count_won).
+constexpr absl::string_view kWonStage = "won";
+
+bool IsWon(const storage::v1::CustomerRecord& record) {
+  return record.customer().sales_stage() == kWonStage;
+}
+
+// The won-counter changes between `before` and `after` memberships.
+void AppendWonChanges(const std::set<Membership>& before,
+                      const std::set<Membership>& after,
+                      absl::string_view department,
+                      absl::string_view before_rep, absl::string_view after_rep,
+                      std::vector<RepCountChange>* out) {
+  if (!before_rep.empty() &&
+      before.count({"", WonCounterKeyOf(department, before_rep)}) != 0 &&
+      after.count({"", WonCounterKeyOf(department, before_rep)}) == 0) {
+    out->push_back({std::string(department), std::string(before_rep), -1});
+  }
+  if (!after_rep.empty() &&
+      after.count({"", WonCounterKeyOf(department, after_rep)}) != 0 &&
+      before.count({"", WonCounterKeyOf(department, after_rep)}) == 0) {
+    out->push_back({std::string(department), std::string(after_rep), +1});
+  }
 }
 
 // Deletes the entries of `before` not in `after`, writes those of `after`
@@ -363,8 +389,12 @@ void PendingEvents::Append(PendingEvents&& other) {
   if (sequencer_ == nullptr) sequencer_ = other.sequencer_;
   for (v1::OwnershipEvent& e : other.events_) events_.push_back(std::move(e));
   for (SequenceTicket& t : other.tickets_) tickets_.push_back(std::move(t));
+  for (RepCountChange& c : other.won_changes_) {
+    won_changes_.push_back(std::move(c));
+  }
   other.events_.clear();
   other.tickets_.clear();
+  other.won_changes_.clear();
 }
 
 void PendingEvents::Committed() {
@@ -430,22 +460,31 @@ absl::StatusOr<PendingEvents> OwnershipBook::Stage(
   // that changes the segments waits for this transaction (or, with snapshot
   // isolation, one of them aborts and re-reads) instead of missing this
   // ownership.
+  // When the rep changes, the record also says whether the customer is won
+  // (the won counters of the old and new rep move); it is locked, so a
+  // concurrent StageCustomer flipping the stage waits for this transaction.
+  const bool rep_changes =
+      !before.has_value() || before->rep() != change.after.rep();
   storage::v1::CustomerRecord customer_record;
-  if (!before.has_value()) {
+  if (!before.has_value() || rep_changes) {
     const std::string key = CustomerKey(customer);
     std::string value;
     absl::Status s = txn.GetForUpdate(Table::kCustomers, key, &value);
-    if (absl::IsNotFound(s)) {
+    if (absl::IsNotFound(s) && !before.has_value()) {
       return absl::FailedPreconditionError(
           absl::StrCat("customer ", rules::Quote(customer),
                        " has no customer record: stage it (StageCustomer) "
                        "before its first ownership"));
     }
-    RETURN_IF_ERROR(s);
-    RETURN_IF_ERROR(
-        Parse(value, absl::StrCat("customer record ", rules::Quote(customer)),
-              &customer_record));
+    if (!absl::IsNotFound(s)) {
+      RETURN_IF_ERROR(s);
+      RETURN_IF_ERROR(
+          Parse(value, absl::StrCat("customer record ", rules::Quote(customer)),
+                &customer_record));
+    }
   }
+  // Unchanged rep: the won membership is the same on both sides.
+  const bool won = rep_changes && IsWon(customer_record);
 
   SequenceTicket ticket = options_.sequencer->Allocate(1);
   const int64_t sequence = ticket.first();
@@ -465,10 +504,17 @@ absl::StatusOr<PendingEvents> OwnershipBook::Stage(
 
   const google::protobuf::RepeatedPtrField<std::string> no_segments;
   std::set<Membership> old_memberships;
-  if (before.has_value()) old_memberships = MembershipsOf(*before, no_segments);
+  if (before.has_value()) {
+    old_memberships = MembershipsOf(*before, no_segments, won);
+  }
   std::set<Membership> new_memberships = MembershipsOf(
-      after, before.has_value() ? no_segments : customer_record.segments());
+      after, before.has_value() ? no_segments : customer_record.segments(),
+      won);
   RETURN_IF_ERROR(ApplyMemberships(txn, old_memberships, new_memberships));
+  std::vector<RepCountChange> won_changes;
+  AppendWonChanges(old_memberships, new_memberships, department,
+                   before.has_value() ? before->rep() : "", after.rep(),
+                   &won_changes);
 
   v1::OwnershipEvent event;
   event.set_sequence(sequence);
@@ -491,14 +537,15 @@ absl::StatusOr<PendingEvents> OwnershipBook::Stage(
 
   PendingEvents pending;
   pending.sequencer_ = options_.sequencer;
+  pending.won_changes_ = std::move(won_changes);
   pending.events_.push_back(std::move(event));
   pending.tickets_.push_back(std::move(ticket));
   return pending;
 }
 
 absl::StatusOr<storage::v1::CustomerRecord> OwnershipBook::StageCustomer(
-    storage::Transaction& txn,
-    const storage::v1::CustomerRecord& record) const {
+    storage::Transaction& txn, const storage::v1::CustomerRecord& record,
+    std::vector<RepCountChange>* won_changes) const {
   FieldErrors errors;
   const std::string& customer = record.customer().id();
   CheckName("customer.id", customer, true, rules::CheckCustomerId, &errors);
@@ -546,12 +593,27 @@ absl::StatusOr<storage::v1::CustomerRecord> OwnershipBook::StageCustomer(
     if (old_set.count(s) == 0) added.push_back(s);
   }
   // A customer without a record has no ownership yet (Stage requires the
-  // record first), so no segment entries to move.
-  if (!found || (removed.empty() && added.empty())) return stored;
+  // record first), so no segment entries or won counts to move.
+  const bool won_flips = found && IsWon(old) != IsWon(stored);
+  if (!found || (removed.empty() && added.empty() && !won_flips)) {
+    return stored;
+  }
 
   ASSIGN_OR_RETURN(std::vector<std::string> departments,
                    DepartmentsOf(txn, customer));
   for (const std::string& department : departments) {
+    if (won_flips) {
+      ASSIGN_OR_RETURN(std::optional<v1::Ownership> o,
+                       ReadForUpdate(txn, customer, department));
+      if (o.has_value() && !o->rep().empty()) {
+        const int64_t delta = IsWon(stored) ? +1 : -1;
+        RETURN_IF_ERROR(
+            txn.AddToCounter(WonCounterKeyOf(department, o->rep()), delta));
+        if (won_changes != nullptr) {
+          won_changes->push_back({department, o->rep(), delta});
+        }
+      }
+    }
     for (const std::string& segment : removed) {
       RETURN_IF_ERROR(txn.Delete(
           Table::kIndexes,

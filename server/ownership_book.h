@@ -97,6 +97,18 @@ std::string PoolSizeCounterKey(absl::string_view department,
 // feed may then read them), otherwise nothing (destruction, or assignment of
 // another PendingEvents, abandons the sequences; the feed skips them). Move-
 // only. Thread-compatible.
+// A change staged to a per-rep counter of a department.
+struct RepCountChange {
+  std::string department;
+  std::string rep_id;
+  int64_t delta = 0;
+
+  friend bool operator==(const RepCountChange& a, const RepCountChange& b) {
+    return a.department == b.department && a.rep_id == b.rep_id &&
+           a.delta == b.delta;
+  }
+};
+
 class PendingEvents {
  public:
   PendingEvents() = default;
@@ -113,10 +125,17 @@ class PendingEvents {
 
   // The staged events, in sequence order of staging.
   const std::vector<v1::OwnershipEvent>& events() const { return events_; }
+  // The changes staged to won counters (WonCounterKeyOf), for the team
+  // allocator after the commit (TeamAllocator::AdjustWon; Preload each rep
+  // before the commit).
+  const std::vector<RepCountChange>& won_changes() const {
+    return won_changes_;
+  }
 
  private:
   friend class OwnershipBook;
   std::vector<v1::OwnershipEvent> events_;
+  std::vector<RepCountChange> won_changes_;
   std::vector<SequenceTicket> tickets_;
   EventSequencer* sequencer_ = nullptr;
 };
@@ -183,7 +202,10 @@ class OwnershipBook {
   //     event's sequence;
   //   - deletes the old index entries and writes the new ones;
   //   - adds -1/+1 to the owned counters of the old and new rep, the pool
-  //     sizes and the index-size counters;
+  //     sizes and the index-size counters, and, when the customer is won
+  //     (sales_stage "won" in its customer record, which is then read and
+  //     locked whenever the rep changes), to the won counters of the old
+  //     and new rep (PendingEvents::won_changes);
   //   - writes the OwnershipEvent {sequence, event_time = clock now,
   //     customer, department, cause, actor, reason, before (absent for the
   //     first), after, request_id} and its history index entry.
@@ -204,14 +226,18 @@ class OwnershipBook {
   // stored record (now for a new customer), update_time = now. When the
   // segments changed, moves the by_segment entries and n_segment counters of
   // every ownership of the customer (including ones staged earlier in
-  // `txn`). Locks the customer record. Returns the record as staged;
+  // `txn`); when the customer becomes won or stops being won (sales_stage
+  // "won"), moves the won counter of every rep owning it and appends those
+  // changes to *won_changes when it is not null (for the team allocator,
+  // as PendingEvents::won_changes). Locks the customer record and, on such
+  // changes, the ownerships. Returns the record as staged;
   // INVALID_ARGUMENT naming the field ("customer.id", "segments[2]") for a
   // bad customer id or a bad or repeated segment name, staging nothing;
   // DATA_LOSS; the store's errors. REQUIRES: the rest of record.customer was
   // validated by the caller.
   absl::StatusOr<storage::v1::CustomerRecord> StageCustomer(
-      storage::Transaction& txn,
-      const storage::v1::CustomerRecord& record) const;
+      storage::Transaction& txn, const storage::v1::CustomerRecord& record,
+      std::vector<RepCountChange>* won_changes = nullptr) const;
 
   // The ownership of (customer_id, department). INVALID_ARGUMENT naming
   // each bad field; NOT_FOUND when the customer has no ownership in the

@@ -11,4 +11,9 @@ std::string OwnedCounterKeyOf(absl::string_view department,
   return TeamAllocator::OwnedCounterKey(department, rep);
 }
 
+std::string WonCounterKeyOf(absl::string_view department,
+                            absl::string_view rep) {
+  return TeamAllocator::WonCounterKey(department, rep);
+}
+
 }  // namespace custodian::server

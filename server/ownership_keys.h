@@ -1,5 +1,5 @@
-// The key of the owned counter, shared by the ownership book (which keeps
-// it) and the team allocator (which reads it for capacity).
+// The keys of the owned and won counters, shared by the ownership book
+// (which keeps them) and the team allocator (which reads them for capacity).
 //
 // It lives in its own header and translation unit because
 // custodian/v1/ownership.pb.h and custodian/v1/roster.pb.h cannot be
@@ -23,6 +23,11 @@ namespace custodian::server {
 // of `rep` in `department` (storage/README.md "Domain keys").
 std::string OwnedCounterKeyOf(absl::string_view department,
                               absl::string_view rep);
+// Returns TeamAllocator::WonCounterKey(department, rep):
+// ("owned_won", department, rep), how many of those ownerships are of a won
+// customer (sales_stage "won"), for policies.capacity.count_won.
+std::string WonCounterKeyOf(absl::string_view department,
+                            absl::string_view rep);
 
 }  // namespace custodian::server
 

@@ -14,22 +14,27 @@ namespace team_allocator_internal {
 
 // One rep's load in one department.
 struct RepLoad {
-  explicit RepLoad(int64_t initial_owned) : owned(initial_owned) {}
+  RepLoad(int64_t initial_owned, int64_t initial_won)
+      : owned(initial_owned), won(initial_won) {}
 
-  int64_t Used() {
+  // owned + reserved, and what of it counts toward capacity (all of it, or
+  // without the won customers).
+  void Read(bool count_won, int64_t* used, int64_t* counted) {
     absl::MutexLock lock(&mu);
-    return owned + reserved;
+    *used = owned + reserved;
+    *counted = *used - (count_won ? 0 : won);
   }
-  // Reserves one unit if owned + reserved < capacity.
-  bool TryReserve(int64_t capacity) {
+  // Reserves one unit if what counts toward capacity is below it.
+  bool TryReserve(int64_t capacity, bool count_won) {
     absl::MutexLock lock(&mu);
-    if (owned + reserved >= capacity) return false;
+    if (owned + reserved - (count_won ? 0 : won) >= capacity) return false;
     ++reserved;
     return true;
   }
 
   absl::Mutex mu;
   int64_t owned ABSL_GUARDED_BY(mu);
+  int64_t won ABSL_GUARDED_BY(mu);
   int64_t reserved ABSL_GUARDED_BY(mu) = 0;
 };
 
@@ -261,6 +266,15 @@ std::string TeamAllocator::OwnedCounterKey(absl::string_view department,
       .Build();
 }
 
+std::string TeamAllocator::WonCounterKey(absl::string_view department,
+                                         absl::string_view rep_id) {
+  return storage::KeyBuilder()
+      .AddString("owned_won")
+      .AddString(department)
+      .AddString(rep_id)
+      .Build();
+}
+
 std::string TeamAllocator::CursorCounterKey(absl::string_view team_id) {
   return storage::KeyBuilder()
       .AddString("rr_cursor")
@@ -294,12 +308,16 @@ absl::StatusOr<TeamAllocator::RepLoad*> TeamAllocator::GetOrLoad(
       int64_t owned,
       LoadCounter(key, absl::StrCat("the owned count of rep ", rep_id,
                                     " in department ", department)));
+  ASSIGN_OR_RETURN(int64_t won,
+                   LoadCounter(WonCounterKey(department, rep_id),
+                               absl::StrCat("the won count of rep ", rep_id,
+                                            " in department ", department)));
   RepShard& shard = rep_shards_[ShardOf(key, kShards)];
   absl::MutexLock lock(&shard.mu);
   // Another thread may have loaded it meanwhile: keep the first, which may
   // already have changed.
   auto [it, inserted] = shard.loads.try_emplace(key);
-  if (inserted) it->second = std::make_unique<RepLoad>(owned);
+  if (inserted) it->second = std::make_unique<RepLoad>(owned, won);
   return it->second.get();
 }
 
@@ -334,12 +352,20 @@ void TeamAllocator::AdjustOwned(absl::string_view department,
   load->owned += delta;
 }
 
+void TeamAllocator::AdjustWon(absl::string_view department,
+                              absl::string_view rep_id, int64_t delta) {
+  RepLoad* load = FindLoad(OwnedCounterKey(department, rep_id));
+  if (load == nullptr) return;
+  absl::MutexLock lock(&load->mu);
+  load->won += delta;
+}
+
 std::optional<RepLoadInfo> TeamAllocator::GetLoad(
     absl::string_view department, absl::string_view rep_id) const {
   RepLoad* load = FindLoad(OwnedCounterKey(department, rep_id));
   if (load == nullptr) return std::nullopt;
   absl::MutexLock lock(&load->mu);
-  return RepLoadInfo{load->owned, load->reserved};
+  return RepLoadInfo{load->owned, load->reserved, load->won};
 }
 
 absl::StatusOr<PickResult> TeamAllocator::Pick(const PickRequest& request) {
@@ -411,8 +437,9 @@ absl::StatusOr<PickResult> TeamAllocator::Choose(const PickRequest& request,
     } else if (m.in_cooldown) {
       reasons[i] = SkipReason::kCooldown;
     } else {
-      used[i] = loads[i]->Used();
-      if (used[i] >= m.capacity) reasons[i] = SkipReason::kAtCapacity;
+      int64_t counted = 0;
+      loads[i]->Read(request.count_won, &used[i], &counted);
+      if (counted >= m.capacity) reasons[i] = SkipReason::kAtCapacity;
     }
   }
 
@@ -463,7 +490,10 @@ absl::StatusOr<PickResult> TeamAllocator::Choose(const PickRequest& request,
   int chosen = -1;
   while ((chosen = choose()) >= 0) {
     if (!reserve) break;  // its load was below capacity when read
-    if (loads[chosen]->TryReserve(request.members[chosen].capacity)) break;
+    if (loads[chosen]->TryReserve(request.members[chosen].capacity,
+                                  request.count_won)) {
+      break;
+    }
     // Another team sharing the rep took the last unit since it was read.
     reasons[chosen] = SkipReason::kAtCapacity;
   }

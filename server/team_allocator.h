@@ -39,18 +39,22 @@
 // releasing one that was written could exceed capacity.
 //
 // Load counters. OwnedCounterKey(department, rep) names a counter in
-// Table::kCounters holding the number of customers counting toward the rep's
-// capacity in the department (which ownerships count, e.g. won customers when
-// policies.capacity.count_won is false, is the ownership code's decision; it
-// must be the same in every commit). Every commit that changes that number
+// Table::kCounters holding the number of customers the rep owns in the
+// department (which ownerships count is the ownership code's decision; it
+// must be the same in every commit), and WonCounterKey(department, rep) how
+// many of those are won customers. What counts toward capacity is owned +
+// reserved, less the won ones when PickRequest::count_won is false
+// (policies.capacity.count_won). Every commit that changes either number
 // adds the change to the counter in the same transaction, and tells the
 // allocator after the commit: Commit() of a Pick reservation, or
-// AdjustOwned() for changes made without Pick (transfers, moves on drift,
-// claims, releases, recycling, approvals and rejections, a rep leaving).
-// The allocator reads each counter once, on first use, through the loader;
-// from then on it trusts its own count. REQUIRES for AdjustOwned: Preload()
+// AdjustOwned() / AdjustWon() for changes made without Pick (transfers,
+// moves on drift, claims, releases, recycling, approvals and rejections, a
+// rep leaving, a customer becoming won or no longer won). The allocator
+// reads each counter once, on first use, through the loader; from then on
+// it trusts its own count. REQUIRES for AdjustOwned and AdjustWon: Preload()
 // of that (department, rep) returned OK before the transaction that changed
-// the counter began, so the count read excludes the change it then applies.
+// the counter committed, so the count read excludes the change it then
+// applies.
 //
 // Round-robin cursor persistence. CursorCounterKey(team) names a counter
 // whose value is 1 + the member index (in the member order of that pick) of
@@ -215,6 +219,11 @@ struct PickRequest {
   // BEST_MATCH terms: the customer's industry path segments, tags and
   // segment names. Ignored by the other strategies.
   std::vector<std::string> match_terms;
+  // policies.capacity.count_won: true, every owned customer counts toward
+  // capacity; false, won customers do not (see the top of this file).
+  // Strategies that compare loads (LEAST_LOADED, BEST_MATCH ties) always
+  // compare everything owned + reserved.
+  bool count_won = true;
 };
 
 struct SkippedCandidate {
@@ -245,6 +254,7 @@ struct PickResult {
 struct RepLoadInfo {
   int64_t owned = 0;     // counted by the load counter (committed)
   int64_t reserved = 0;  // reservations not yet committed or released
+  int64_t won = 0;       // of `owned`, the won customers (committed)
 };
 
 class TeamAllocator {
@@ -268,14 +278,19 @@ class TeamAllocator {
   // ("rr_cursor", team): the team's round-robin cursor counter (see the top
   // of this file).
   static std::string CursorCounterKey(absl::string_view team_id);
+  // ("owned_won", department, rep): how many of the rep's customers in the
+  // department are won (see the top of this file).
+  static std::string WonCounterKey(absl::string_view department,
+                                   absl::string_view rep_id);
 
   // Picks a member of the team by `request.strategy` among the eligible
   // members, reserves one unit of its capacity and returns it with the
   // reservation. A member is eligible when its status is ACTIVE, it is not
-  // in cooldown, and its owned + reserved in the department is below its
-  // capacity. The result lists every ineligible member (see SkipReason).
-  // No eligible member (including an empty member list) is not an error: the
-  // result has picked() false and nothing is reserved.
+  // in cooldown, and what counts toward its capacity in the department
+  // (owned + reserved, less won customers unless request.count_won) is
+  // below its capacity. The result lists every ineligible member (see
+  // SkipReason). No eligible member (including an empty member list) is not an
+  // error: the result has picked() false and nothing is reserved.
   //
   // Loads, through the loader, the counters of reps and of the team not yet
   // in memory (before taking the team's lock).
@@ -293,7 +308,8 @@ class TeamAllocator {
   // Loads counters as Pick does. Returns the same errors as Pick.
   absl::StatusOr<PickResult> Peek(const PickRequest& request);
 
-  // Loads the rep's count in the department if it is not in memory yet.
+  // Loads the rep's counts (owned, won) in the department if they are not in
+  // memory yet.
   // Returns OK, or the loader's error (the count stays unloaded).
   absl::Status Preload(absl::string_view department, absl::string_view rep_id);
 
@@ -305,6 +321,12 @@ class TeamAllocator {
   // OwnedCounterKey(department, rep_id) in that transaction.
   void AdjustOwned(absl::string_view department, absl::string_view rep_id,
                    int64_t delta);
+
+  // Applies a committed change of the rep's won counter (won += delta), as
+  // AdjustOwned does for the owned counter, with the same REQUIRES for
+  // WonCounterKey(department, rep_id).
+  void AdjustWon(absl::string_view department, absl::string_view rep_id,
+                 int64_t delta);
 
   // The rep's in-memory load, or nullopt if it has not been loaded.
   std::optional<RepLoadInfo> GetLoad(absl::string_view department,

@@ -127,7 +127,7 @@ class TeamAllocatorTest : public ::testing::Test {
   RepLoadInfo Load(absl::string_view rep) {
     std::optional<RepLoadInfo> load = allocator_.GetLoad(kDept, rep);
     EXPECT_TRUE(load.has_value()) << rep;
-    return load.value_or(RepLoadInfo{-1, -1});
+    return load.value_or(RepLoadInfo{-1, -1, -1});
   }
 
   FakeCounters counters_;
@@ -313,6 +313,36 @@ TEST_F(TeamAllocatorTest, StoredLoadCountsTowardCapacity) {
   counters_.Set(OwnedKey("a"), 4);
   PickRequest r = Request(v1::ROUND_ROBIN, {Member("a", 5), Member("b", 1)});
   EXPECT_THAT(PickCommit(r, 4), ElementsAre("a", "b", "-", "-"));
+}
+
+TEST_F(TeamAllocatorTest, WonCustomersCountOnlyWhenCountWonIsSet) {
+  // a owns 5, 3 of them won; capacity 4.
+  counters_.Set(OwnedKey("a"), 5);
+  counters_.Set(TeamAllocator::WonCounterKey(kDept, "a"), 3);
+  PickRequest counting = Request(v1::ROUND_ROBIN, {Member("a", 4)});
+  counting.count_won = true;
+  EXPECT_THAT(PickCommit(counting, 1), ElementsAre("-"));
+  PickRequest not_counting = counting;
+  not_counting.count_won = false;
+  // 5 - 3 = 2 counted: two units left, then at capacity.
+  EXPECT_THAT(PickCommit(not_counting, 3), ElementsAre("a", "a", "-"));
+  EXPECT_EQ(Load("a").owned, 7);
+  EXPECT_EQ(Load("a").won, 3);
+  // One of them becomes won: a unit is free again; and back.
+  allocator_.AdjustWon(kDept, "a", +1);
+  EXPECT_THAT(PickCommit(not_counting, 2), ElementsAre("a", "-"));
+  allocator_.AdjustWon(kDept, "a", -2);
+  EXPECT_THAT(PickCommit(not_counting, 1), ElementsAre("-"));
+  EXPECT_EQ(Load("a").won, 2);
+}
+
+TEST_F(TeamAllocatorTest, LeastLoadedComparesEverythingOwnedEvenWhenWonIsFree) {
+  counters_.Set(OwnedKey("a"), 3);
+  counters_.Set(TeamAllocator::WonCounterKey(kDept, "a"), 3);
+  counters_.Set(OwnedKey("b"), 1);
+  PickRequest r = Request(v1::LEAST_LOADED, {Member("a", 10), Member("b", 10)});
+  r.count_won = false;
+  EXPECT_THAT(PickCommit(r, 3), ElementsAre("b", "b", "a"));
 }
 
 TEST_F(TeamAllocatorTest, CapacityZeroIsNeverEligible) {
