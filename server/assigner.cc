@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <atomic>
 #include <optional>
-#include <thread>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/functional/function_ref.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/match.h"
@@ -19,9 +19,7 @@
 #include "server/roster_registry.h"
 
 namespace custodian::server {
-namespace {
-
-using storage::Table;
+namespace assigner_internal {
 
 // What an attempt leaves for after its commit.
 struct Effects {
@@ -35,20 +33,54 @@ struct Effects {
   // Won counter changes of a customer record becoming (or no longer) won.
   std::vector<RepCountChange> won_changes;
 
-  // Every won counter change staged.
-  std::vector<const RepCountChange*> AllWonChanges() const {
-    std::vector<const RepCountChange*> all;
-    for (const RepCountChange& c : won_changes) all.push_back(&c);
-    for (const RepCountChange& c : events.won_changes()) all.push_back(&c);
-    return all;
-  }
-  // Tells the allocator of the won counter changes (after the commit).
-  void FinishWon(TeamAllocator& allocator) const {
-    for (const RepCountChange* c : AllWonChanges()) {
-      allocator.AdjustWon(c->department, c->rep_id, c->delta);
+  // Loads the won counts of the reps whose won counter moves, before the
+  // commit (TeamAllocator::AdjustWon's REQUIRES).
+  absl::Status PreloadWon(TeamAllocator& allocator) const {
+    for (const RepCountChange& c : won_changes) {
+      RETURN_IF_ERROR(allocator.Preload(c.department, c.rep_id));
     }
+    for (const RepCountChange& c : events.won_changes()) {
+      RETURN_IF_ERROR(allocator.Preload(c.department, c.rep_id));
+    }
+    return absl::OkStatus();
+  }
+  // After a commit that succeeded (`committed`) or whose outcome is unknown:
+  // commits or gives back the reservations, tells the allocator of the
+  // counter changes (an unknown outcome counts them, team_allocator.h) and,
+  // after a success, the sequencer of the events (an unknown outcome
+  // abandons them, event_sequencer.h).
+  void Finish(TeamAllocator& allocator, bool committed) {
+    for (DepartmentPlan& plan : plans) plan.Finish(allocator);
+    for (const RepCountChange& c : won_changes) {
+      allocator.AdjustWon(c.department, c.rep_id, c.delta);
+    }
+    for (const RepCountChange& c : events.won_changes()) {
+      allocator.AdjustWon(c.department, c.rep_id, c.delta);
+    }
+    if (committed) events.Committed();
   }
 };
+
+}  // namespace assigner_internal
+
+namespace {
+
+using assigner_internal::Effects;
+using storage::Table;
+
+// Customers one BatchAssign transaction holds at most (kBatchChunk items of
+// distinct customers commit together, with one sync).
+constexpr size_t kBatchChunk = 64;
+
+// Transactions of the assignment mutations: locking reads without a
+// snapshot. Every record a decision depends on is read with GetForUpdate
+// (store.h, TxnOptions::snapshot), and the roster is read unlocked by design
+// (the top of assigner.h).
+storage::TxnOptions MutationTxnOptions() {
+  storage::TxnOptions options;
+  options.snapshot = false;
+  return options;
+}
 
 // Adds `checker`'s complaint about `value` (or "is required" when empty and
 // `required`) for `field`.
@@ -139,9 +171,6 @@ absl::StatusOr<std::unique_ptr<Assigner>> Assigner::Create(Options options) {
   if (options.clock == nullptr) errors.Add("clock", "is required");
   if (options.lock_stripes < 1) errors.Add("lock_stripes", "must be >= 1");
   if (options.max_attempts < 1) errors.Add("max_attempts", "must be >= 1");
-  if (options.batch_parallelism < 1) {
-    errors.Add("batch_parallelism", "must be >= 1");
-  }
   if (absl::Status s = ValidateIdempotencyOptions(options.idempotency);
       !s.ok()) {
     errors.Add("idempotency", s.message());
@@ -211,13 +240,8 @@ absl::Status RunMutation(
   absl::Status last = absl::AbortedError("no attempt was made");
   for (int i = 0; i < max_attempts; ++i) {
     Effects effects;
-    // Locking reads without a snapshot: every record a decision depends on
-    // is read with GetForUpdate (store.h, TxnOptions::snapshot), and the
-    // roster is read unlocked by design (the top of assigner.h).
-    storage::TxnOptions txn_options;
-    txn_options.snapshot = false;
     ASSIGN_OR_RETURN(std::unique_ptr<storage::Transaction> txn,
-                     store.Begin(txn_options));
+                     store.Begin(MutationTxnOptions()));
     absl::Status s = attempt(*txn, effects);
     if (s.ok() && effects.replay) {
       txn->Rollback();
@@ -229,27 +253,14 @@ absl::Status RunMutation(
       last = s;
       continue;  // effects (reservations, tickets) are given back here
     }
-    // The won counts of the reps whose won counter moves are loaded before
-    // the commit (TeamAllocator::AdjustWon's REQUIRES).
-    for (const RepCountChange* c : effects.AllWonChanges()) {
-      s = allocator.Preload(c->department, c->rep_id);
-      if (!s.ok()) {
-        txn->Rollback();
-        return s;
-      }
+    s = effects.PreloadWon(allocator);
+    if (!s.ok()) {
+      txn->Rollback();
+      return s;
     }
     s = txn->Commit();
-    if (s.ok()) {
-      for (DepartmentPlan& plan : effects.plans) plan.Finish(allocator);
-      effects.FinishWon(allocator);
-      effects.events.Committed();
-      return absl::OkStatus();
-    }
-    if (absl::IsUnavailable(s)) {
-      // The outcome is unknown: count the reservations and counter changes
-      // (team_allocator.h); the events are abandoned (event_sequencer.h).
-      for (DepartmentPlan& plan : effects.plans) plan.Finish(allocator);
-      effects.FinishWon(allocator);
+    if (s.ok() || absl::IsUnavailable(s)) {
+      effects.Finish(allocator, /*committed=*/s.ok());
       return s;
     }
     if (!absl::IsAborted(s)) return s;
@@ -301,180 +312,277 @@ absl::StatusOr<v1::BatchAssignResponse> Assigner::BatchAssign(
   CheckActor(actor, &errors);
   RETURN_IF_ERROR(errors.ToStatus());
 
-  // One result per item, each an independent Assign.
-  auto process = [&](int i) {
+  const int n = request.requests_size();
+  std::vector<absl::StatusOr<v1::AssignResponse>> answers(
+      n, absl::UnknownError("not processed"));
+  std::vector<std::optional<AssignJob>> jobs(n);
+  for (int i = 0; i < n; ++i) {
     const v1::AssignRequest& item = request.requests(i);
     const std::string prefix = absl::StrCat("requests[", i, "]");
-    v1::BatchAssignResult result;
-    result.set_index(i);
     FieldErrors item_errors;
     CheckCustomer(absl::StrCat(prefix, ".customer"), item.has_customer(),
                   item.customer(), &item_errors);
     CheckRequestId(absl::StrCat(prefix, ".request_id"), item.request_id(), true,
                    &item_errors);
-    absl::StatusOr<v1::AssignResponse> answer =
-        item_errors.empty()
-            ? AssignCustomer(kAssignMethod, item, item.customer(),
-                             item.request_id(), actor, false)
-            : absl::StatusOr<v1::AssignResponse>(item_errors.ToStatus());
-    if (answer.ok()) {
-      *result.mutable_response() = std::move(*answer);
-      return result;
+    if (!item_errors.empty()) {
+      answers[i] = item_errors.ToStatus();
+      continue;
     }
-    v1::BatchError* error = result.mutable_error();
-    error->set_code(static_cast<int32_t>(answer.status().code()));
+    absl::StatusOr<AssignJob> job =
+        MakeJob(kAssignMethod, item, item.customer(), item.request_id(), actor,
+                /*require_known=*/false);
+    if (job.ok()) {
+      jobs[i] = *std::move(job);
+    } else {
+      answers[i] = job.status();
+    }
+  }
+
+  // Chunks of consecutive items of distinct customers (a repeated customer
+  // starts the next chunk, so its items stay in request order).
+  for (int begin = 0; begin < n;) {
+    std::vector<int> chunk;
+    absl::flat_hash_set<absl::string_view> customers;
+    int end = begin;
+    for (; end < n && chunk.size() < kBatchChunk; ++end) {
+      if (!jobs[end].has_value()) continue;
+      if (!customers.insert(jobs[end]->customer->id()).second) break;
+      chunk.push_back(end);
+    }
+    begin = end;
+    if (chunk.empty()) continue;
+
+    // The chunk's stripes, each once, in address order (so chunks never
+    // deadlock with each other; Assign holds one stripe at a time).
+    std::vector<absl::Mutex*> stripes;
+    for (int i : chunk) stripes.push_back(&StripeFor(jobs[i]->customer->id()));
+    std::sort(stripes.begin(), stripes.end());
+    stripes.erase(std::unique(stripes.begin(), stripes.end()), stripes.end());
+    std::vector<ChunkItem> items;
+    for (int i : chunk) items.push_back({&*jobs[i], &answers[i]});
+    absl::Status s;
+    {
+      for (absl::Mutex* m : stripes) m->Lock();
+      s = RunChunk(items);
+      for (auto it = stripes.rbegin(); it != stripes.rend(); ++it) {
+        (*it)->Unlock();
+      }
+    }
+    if (s.ok()) continue;
+    // A conflicting chunk, or no savepoints: one transaction per item.
+    for (int i : chunk) {
+      const v1::AssignRequest& item = request.requests(i);
+      answers[i] = AssignCustomer(kAssignMethod, item, item.customer(),
+                                  item.request_id(), actor, false);
+    }
+  }
+
+  v1::BatchAssignResponse response;
+  for (int i = 0; i < n; ++i) {
+    v1::BatchAssignResult* result = response.add_results();
+    result->set_index(i);
+    if (answers[i].ok()) {
+      *result->mutable_response() = *std::move(answers[i]);
+      continue;
+    }
+    const absl::Status& status = answers[i].status();
+    v1::BatchError* error = result->mutable_error();
+    error->set_code(static_cast<int32_t>(status.code()));
     // Field names are relative to the item: name the item.
-    std::string message(answer.status().message());
-    if (absl::IsInvalidArgument(answer.status()) &&
-        !absl::StartsWith(message, prefix)) {
+    const std::string prefix = absl::StrCat("requests[", i, "]");
+    std::string message(status.message());
+    if (absl::IsInvalidArgument(status) && !absl::StartsWith(message, prefix)) {
       message = absl::StrCat(prefix, ".", message);
     }
     error->set_message(std::move(message));
-    return result;
-  };
-
-  // Items of one customer id run in batch order, one after the other (the
-  // last attributes given win, as in separate calls); different customers
-  // run on up to batch_parallelism threads, so their commits share fsyncs.
-  std::vector<std::vector<int>> groups;
-  absl::flat_hash_map<std::string, size_t> group_of;
-  for (int i = 0; i < request.requests_size(); ++i) {
-    auto [it, inserted] = group_of.try_emplace(
-        request.requests(i).customer().id(), groups.size());
-    if (inserted) groups.emplace_back();
-    groups[it->second].push_back(i);
-  }
-  std::vector<v1::BatchAssignResult> results(request.requests_size());
-  std::atomic<size_t> next_group{0};
-  auto work = [&] {
-    for (size_t g; (g = next_group.fetch_add(1)) < groups.size();) {
-      for (int i : groups[g]) results[i] = process(i);
-    }
-  };
-  const size_t helpers =
-      std::min(groups.size(), static_cast<size_t>(options_.batch_parallelism)) -
-      1;
-  std::vector<std::thread> threads;
-  threads.reserve(helpers);
-  for (size_t t = 0; t < helpers; ++t) threads.emplace_back(work);
-  work();
-  for (std::thread& t : threads) t.join();
-
-  v1::BatchAssignResponse response;
-  for (v1::BatchAssignResult& r : results) {
-    *response.add_results() = std::move(r);
   }
   return response;
+}
+
+absl::Status Assigner::RunChunk(const std::vector<ChunkItem>& items) {
+  absl::Status last = absl::AbortedError("no attempt was made");
+  for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
+    ASSIGN_OR_RETURN(std::unique_ptr<storage::Transaction> txn,
+                     options_.store->Begin(MutationTxnOptions()));
+    std::vector<Effects> effects(items.size());
+    std::vector<v1::AssignResponse> responses(items.size());
+    std::vector<absl::Status> failed(items.size());
+    absl::Status s;
+    for (size_t i = 0; i < items.size() && s.ok(); ++i) {
+      s = txn->SetSavePoint();
+      if (!s.ok()) break;
+      absl::Status item =
+          StageAssign(*txn, effects[i], *items[i].job, &responses[i]);
+      if (item.ok()) continue;
+      if (absl::IsAborted(item)) {
+        s = item;
+        break;
+      }
+      // This item's writes go; its reservations and tickets are given back.
+      s = txn->RollbackToSavePoint();
+      effects[i] = Effects();
+      failed[i] = item;
+    }
+    if (s.ok()) {
+      for (const Effects& e : effects) {
+        s = e.PreloadWon(*options_.allocator);
+        if (!s.ok()) break;
+      }
+    }
+    if (s.ok()) s = txn->Commit();
+    if (s.ok() || absl::IsUnavailable(s)) {
+      for (Effects& e : effects) e.Finish(*options_.allocator, s.ok());
+      for (size_t i = 0; i < items.size(); ++i) {
+        if (!failed[i].ok()) {
+          *items[i].result = failed[i];
+        } else if (s.ok()) {
+          *items[i].result = std::move(responses[i]);
+        } else {
+          *items[i].result = s;  // outcome unknown: retry with the same ids
+        }
+      }
+      return absl::OkStatus();
+    }
+    txn->Rollback();  // effects (reservations, tickets) are given back
+    if (absl::IsAborted(s)) {
+      last = s;
+      continue;
+    }
+    if (absl::IsUnimplemented(s)) return s;
+    // Any other failure of the whole transaction is every item's.
+    for (const ChunkItem& item : items) *item.result = s;
+    return absl::OkStatus();
+  }
+  return last;
+}
+
+absl::Status Assigner::StageAssign(storage::Transaction& txn,
+                                   assigner_internal::Effects& effects,
+                                   const AssignJob& job,
+                                   v1::AssignResponse* response) const {
+  response->Clear();
+  const absl::Time now = options_.clock->Now();
+  ASSIGN_OR_RETURN(std::optional<std::string> first,
+                   idempotency_.Lookup(txn, job.method, job.request_id,
+                                       job.fingerprint, now));
+  if (first.has_value()) {
+    effects.replay = true;
+    return ParseAnswer(*first, response);
+  }
+
+  ASSIGN_OR_RETURN(std::optional<storage::v1::CustomerRecord> stored,
+                   ReadCustomer(txn, job.customer->id()));
+  if (job.require_known && !stored.has_value()) {
+    return absl::NotFoundError(absl::StrCat("customer.id: customer ",
+                                            rules::Quote(job.customer->id()),
+                                            " does not exist (use Assign)"));
+  }
+  absl::flat_hash_map<std::string, v1::Ownership> current;
+  for (const v1::DepartmentRules& d :
+       job.active.ruleset->ruleset().departments()) {
+    ASSIGN_OR_RETURN(
+        std::optional<v1::Ownership> o,
+        OwnershipBook::ReadForUpdate(txn, job.customer->id(), d.department()));
+    if (o.has_value()) current.emplace(d.department(), std::move(*o));
+  }
+  // Unlocked (see the top of assigner.h).
+  ASSIGN_OR_RETURN(std::shared_ptr<const RosterIndex> roster,
+                   StoredRoster([&](absl::string_view key, std::string* value) {
+                     return txn.Get(Table::kRoster, key, value);
+                   }));
+
+  PlanInput input;
+  input.customer = job.customer;
+  input.ruleset = job.active.ruleset.get();
+  input.ruleset_version = job.active.version;
+  input.roster = roster.get();
+  input.current = &current;
+  input.now = now;
+  input.in_cooldown = options_.in_cooldown;
+  ASSIGN_OR_RETURN(AssignmentPlan plan,
+                   planner_.Plan(input, PickMode::kReserve));
+  for (const DepartmentPlan& d : plan.departments) {
+    for (const OwnedDelta& a : d.Adjustments()) {
+      RETURN_IF_ERROR(options_.allocator->Preload(a.department, a.rep_id));
+    }
+  }
+
+  // The customer record first: a first ownership takes its segments.
+  if (!stored.has_value() ||
+      SerializeDeterministic(stored->customer()) !=
+          SerializeDeterministic(*job.customer) ||
+      !SameSegments(*stored, plan.evaluation) ||
+      stored->ruleset_version() != job.active.version) {
+    storage::v1::CustomerRecord record;
+    *record.mutable_customer() = *job.customer;
+    *record.mutable_segments() = plan.evaluation.segments();
+    record.set_ruleset_version(job.active.version);
+    RETURN_IF_ERROR(
+        options_.book->StageCustomer(txn, record, &effects.won_changes)
+            .status());
+  }
+
+  response->set_customer_id(job.customer->id());
+  response->set_ruleset_version(job.active.version);
+  *response->mutable_segments() = plan.evaluation.segments();
+  for (DepartmentPlan& d : plan.departments) {
+    v1::DepartmentAssignment* out = response->add_departments();
+    if (d.changed) {
+      ChangeSpec spec;
+      spec.after = d.after;
+      spec.cause = d.cause;
+      spec.actor = std::string(job.actor);
+      spec.request_id = std::string(job.request_id);
+      spec.before = &d.before;
+      ASSIGN_OR_RETURN(PendingEvents pending, options_.book->Stage(txn, spec));
+      *out->mutable_ownership() = pending.events().back().after();
+      out->set_changed(true);
+      effects.events.Append(std::move(pending));
+    } else {
+      *out->mutable_ownership() = d.after;
+    }
+    if (auto add = d.CursorAdd()) {
+      RETURN_IF_ERROR(txn.AddToCounter(add->first, add->second));
+    }
+    effects.plans.push_back(std::move(d));
+  }
+  return idempotency_.Record(txn, job.method, job.request_id, job.fingerprint,
+                             SerializeDeterministic(*response), now);
+}
+
+absl::StatusOr<Assigner::AssignJob> Assigner::MakeJob(
+    absl::string_view method, const google::protobuf::Message& request,
+    const v1::Customer& customer, absl::string_view request_id,
+    absl::string_view actor, bool require_known) const {
+  AssignJob job;
+  job.active = options_.rulesets->ActiveRuleset();
+  if (job.active.ruleset == nullptr) {
+    return absl::FailedPreconditionError(
+        "no ruleset is active: activate a ruleset version before assigning");
+  }
+  job.method = method;
+  job.customer = &customer;
+  job.request_id = request_id;
+  job.actor = actor;
+  job.require_known = require_known;
+  job.fingerprint = RequestFingerprint(request);
+  return job;
 }
 
 absl::StatusOr<v1::AssignResponse> Assigner::AssignCustomer(
     absl::string_view method, const google::protobuf::Message& request,
     const v1::Customer& customer, absl::string_view request_id,
     absl::string_view actor, bool require_known) {
-  const RulesetRegistry::Active active = options_.rulesets->ActiveRuleset();
-  if (active.ruleset == nullptr) {
-    return absl::FailedPreconditionError(
-        "no ruleset is active: activate a ruleset version before assigning");
-  }
-  const std::string fingerprint = RequestFingerprint(request);
-  const v1::Ruleset& ruleset = active.ruleset->ruleset();
-
+  ASSIGN_OR_RETURN(
+      const AssignJob job,
+      MakeJob(method, request, customer, request_id, actor, require_known));
   v1::AssignResponse response;
   absl::MutexLock stripe(&StripeFor(customer.id()));
-  RETURN_IF_ERROR(RunMutation(
-      *options_.store, *options_.allocator, options_.max_attempts,
-      [&](storage::Transaction& txn, Effects& effects) -> absl::Status {
-        response.Clear();
-        const absl::Time now = options_.clock->Now();
-        ASSIGN_OR_RETURN(
-            std::optional<std::string> first,
-            idempotency_.Lookup(txn, method, request_id, fingerprint, now));
-        if (first.has_value()) {
-          effects.replay = true;
-          return ParseAnswer(*first, &response);
-        }
-
-        ASSIGN_OR_RETURN(std::optional<storage::v1::CustomerRecord> stored,
-                         ReadCustomer(txn, customer.id()));
-        if (require_known && !stored.has_value()) {
-          return absl::NotFoundError(absl::StrCat(
-              "customer.id: customer ", rules::Quote(customer.id()),
-              " does not exist (use Assign)"));
-        }
-        absl::flat_hash_map<std::string, v1::Ownership> current;
-        for (const v1::DepartmentRules& d : ruleset.departments()) {
-          ASSIGN_OR_RETURN(
-              std::optional<v1::Ownership> o,
-              OwnershipBook::ReadForUpdate(txn, customer.id(), d.department()));
-          if (o.has_value()) current.emplace(d.department(), std::move(*o));
-        }
-        // Unlocked (see the top of assigner.h).
-        ASSIGN_OR_RETURN(
-            std::shared_ptr<const RosterIndex> roster,
-            StoredRoster([&](absl::string_view key, std::string* value) {
-              return txn.Get(Table::kRoster, key, value);
-            }));
-
-        PlanInput input;
-        input.customer = &customer;
-        input.ruleset = active.ruleset.get();
-        input.ruleset_version = active.version;
-        input.roster = roster.get();
-        input.current = &current;
-        input.now = now;
-        input.in_cooldown = options_.in_cooldown;
-        ASSIGN_OR_RETURN(AssignmentPlan plan,
-                         planner_.Plan(input, PickMode::kReserve));
-        for (const DepartmentPlan& d : plan.departments) {
-          for (const OwnedDelta& a : d.Adjustments()) {
-            RETURN_IF_ERROR(
-                options_.allocator->Preload(a.department, a.rep_id));
-          }
-        }
-
-        // The customer record first: a first ownership takes its segments.
-        if (!stored.has_value() ||
-            SerializeDeterministic(stored->customer()) !=
-                SerializeDeterministic(customer) ||
-            !SameSegments(*stored, plan.evaluation) ||
-            stored->ruleset_version() != active.version) {
-          storage::v1::CustomerRecord record;
-          *record.mutable_customer() = customer;
-          *record.mutable_segments() = plan.evaluation.segments();
-          record.set_ruleset_version(active.version);
-          RETURN_IF_ERROR(
-              options_.book->StageCustomer(txn, record, &effects.won_changes)
-                  .status());
-        }
-
-        response.set_customer_id(customer.id());
-        response.set_ruleset_version(active.version);
-        *response.mutable_segments() = plan.evaluation.segments();
-        for (DepartmentPlan& d : plan.departments) {
-          v1::DepartmentAssignment* out = response.add_departments();
-          if (d.changed) {
-            ChangeSpec spec;
-            spec.after = d.after;
-            spec.cause = d.cause;
-            spec.actor = std::string(actor);
-            spec.request_id = std::string(request_id);
-            spec.before = &d.before;
-            ASSIGN_OR_RETURN(PendingEvents pending,
-                             options_.book->Stage(txn, spec));
-            *out->mutable_ownership() = pending.events().back().after();
-            out->set_changed(true);
-            effects.events.Append(std::move(pending));
-          } else {
-            *out->mutable_ownership() = d.after;
-          }
-          if (auto add = d.CursorAdd()) {
-            RETURN_IF_ERROR(txn.AddToCounter(add->first, add->second));
-          }
-          effects.plans.push_back(std::move(d));
-        }
-        return idempotency_.Record(txn, method, request_id, fingerprint,
-                                   SerializeDeterministic(response), now);
-      }));
+  RETURN_IF_ERROR(
+      RunMutation(*options_.store, *options_.allocator, options_.max_attempts,
+                  [&](storage::Transaction& txn, Effects& effects) {
+                    return StageAssign(txn, effects, job, &response);
+                  }));
   return response;
 }
 

@@ -106,6 +106,10 @@ inline constexpr int kMaxBatchAssign = 1000;
 // `store` (which must outlive the loader).
 TeamAllocator::CounterLoader StoreCounterLoader(storage::Store* store);
 
+namespace assigner_internal {
+struct Effects;
+}  // namespace assigner_internal
+
 class Assigner {
  public:
   struct Options {
@@ -128,9 +132,6 @@ class Assigner {
     int lock_stripes = 1024;
     // Attempts per transaction on ABORTED, >= 1. Default: 10.
     int max_attempts = 10;
-    // Threads one BatchAssign uses for different customers, >= 1.
-    // Default: 8.
-    int batch_parallelism = 8;
     // Cooldowns of reps for customers (the pool issue). Default: none.
     CooldownFn in_cooldown;
   };
@@ -147,15 +148,19 @@ class Assigner {
   absl::StatusOr<v1::AssignResponse> Assign(const v1::AssignRequest& request,
                                             absl::string_view actor);
 
-  // BatchAssign by `actor`: 1-1000 requests, each an independent Assign in
-  // its own transaction (recorded under its own request_id as an Assign);
-  // one result per request, in request order, with either the response or
-  // the error (code and message; field names prefixed with "requests[i].").
-  // One bad or failing item does not fail the others. Items of the same
-  // customer id run in request order; different customers run concurrently
-  // on up to Options::batch_parallelism threads. INVALID_ARGUMENT naming
-  // `requests` when there are none or more than 1000 (then nothing is
-  // processed), or naming `actor`.
+  // BatchAssign by `actor`: 1-1000 requests, each an independent Assign
+  // (recorded under its own request_id as an Assign, so a retry of the
+  // batch or of one item returns the first answers); one result per
+  // request, in request order, with either the response or the error (code
+  // and message; field names prefixed with "requests[i]."). One bad or
+  // failing item does not fail the others. Items run in request order, on
+  // the calling thread, in chunks of up to 64 items of distinct customers
+  // that commit in one transaction (one sync for the chunk): an item that
+  // fails is rolled back to its savepoint and the rest of its chunk goes
+  // on; when a chunk conflicts (ABORTED) or the store has no savepoints,
+  // its items run one transaction each, as Assign does. INVALID_ARGUMENT
+  // naming `requests` when there are none or more than 1000 (then nothing
+  // is processed), or naming `actor`.
   absl::StatusOr<v1::BatchAssignResponse> BatchAssign(
       const v1::BatchAssignRequest& request, absl::string_view actor);
 
@@ -217,12 +222,54 @@ class Assigner {
 
   absl::Mutex& StripeFor(absl::string_view customer_id) const;
 
-  // Assign and UpdateCustomer. `require_known`: NOT_FOUND for a new
-  // customer. `field_prefix`: prepended to field names in errors.
+  // One Assign or UpdateCustomer to make: what StageAssign needs.
+  struct AssignJob {
+    absl::string_view method;      // the idempotency method name
+    const v1::Customer* customer;  // validated; outlives the job
+    absl::string_view request_id;
+    absl::string_view actor;
+    bool require_known = false;  // NOT_FOUND for a new customer
+    std::string fingerprint;     // RequestFingerprint of the request
+    RulesetRegistry::Active active;
+  };
+
+  // The job of a request, with the active ruleset now. FAILED_PRECONDITION
+  // when no ruleset is active.
+  absl::StatusOr<AssignJob> MakeJob(absl::string_view method,
+                                    const google::protobuf::Message& request,
+                                    const v1::Customer& customer,
+                                    absl::string_view request_id,
+                                    absl::string_view actor,
+                                    bool require_known) const;
+
+  // Assign and UpdateCustomer: StageAssign in its own transaction (with
+  // retries) under the customer's stripe.
   absl::StatusOr<v1::AssignResponse> AssignCustomer(
       absl::string_view method, const google::protobuf::Message& request,
       const v1::Customer& customer, absl::string_view request_id,
       absl::string_view actor, bool require_known);
+
+  // One attempt of `job` in `txn`: the idempotency lookup (a replay sets
+  // effects.replay and stages nothing), the locked reads, the plan, and the
+  // customer record, ownership changes, cursor deltas and idempotency
+  // answer staged; *response is the answer. REQUIRES: the customer's
+  // stripe is held.
+  absl::Status StageAssign(storage::Transaction& txn,
+                           assigner_internal::Effects& effects,
+                           const AssignJob& job,
+                           v1::AssignResponse* response) const;
+
+  // BatchAssign's chunk: jobs of distinct customers, all in one
+  // transaction, each item under a savepoint. Sets results[i] (answer or
+  // error) for every job; returns OK then. Returns ABORTED (retries were
+  // exhausted) or UNIMPLEMENTED (no savepoints) with no result set and
+  // nothing written: run the items one by one. REQUIRES: the stripes of
+  // every job's customer are held.
+  struct ChunkItem {
+    const AssignJob* job;
+    absl::StatusOr<v1::AssignResponse>* result;
+  };
+  absl::Status RunChunk(const std::vector<ChunkItem>& items);
 
   Options options_;
   Idempotency idempotency_;

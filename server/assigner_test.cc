@@ -120,7 +120,10 @@ v1::AssignRequest AssignReq(const v1::Customer& customer,
 // as LevelDB's fault-injection tests do with an EnvWrapper.
 class FaultyStore : public storage::Store {
  public:
-  explicit FaultyStore(storage::Store* base) : base_(base) {}
+  // `savepoints`: whether its transactions forward savepoints (false: the
+  // Store default, UNIMPLEMENTED).
+  explicit FaultyStore(storage::Store* base, bool savepoints = true)
+      : base_(base), savepoints_(savepoints) {}
 
   void FailCommits(int n, absl::Status failure) {
     absl::MutexLock lock(&mu_);
@@ -176,6 +179,14 @@ class FaultyStore : public storage::Store {
         const storage::ScanOptions& o) override {
       return base_->Scan(t, p, o);
     }
+    absl::Status SetSavePoint() override {
+      return store_->savepoints_ ? base_->SetSavePoint()
+                                 : storage::Transaction::SetSavePoint();
+    }
+    absl::Status RollbackToSavePoint() override {
+      return store_->savepoints_ ? base_->RollbackToSavePoint()
+                                 : storage::Transaction::RollbackToSavePoint();
+    }
     absl::Status Commit() override {
       absl::Status failure = store_->TakeFailure();
       if (!failure.ok()) {
@@ -200,6 +211,7 @@ class FaultyStore : public storage::Store {
   }
 
   storage::Store* base_;
+  const bool savepoints_;
   absl::Mutex mu_;
   int fail_commits_ ABSL_GUARDED_BY(mu_) = 0;
   int failed_ ABSL_GUARDED_BY(mu_) = 0;
@@ -1091,6 +1103,104 @@ TEST_F(AssignerTest, AbortedCommitsAreRetriedWithoutLeakingCapacity) {
   EXPECT_EQ(SalesOwner(MustAssign(MakeCustomer("c2", "rr"), "a2")), "r1");
   ReopenAll();
   EXPECT_EQ(SalesOwner(MustAssign(MakeCustomer("c3", "rr"), "a3")), "r2");
+}
+
+TEST_F(AssignerTest, BatchAssignRetriesAConflictingChunkWholeAndStaysExact) {
+  for (bool savepoints : {true, false}) {
+    SCOPED_TRACE(savepoints ? "chunks" : "no savepoints: item by item");
+    FaultyStore faulty(store_.get(), savepoints);
+    Assigner::Options options;
+    options.store = &faulty;
+    options.rulesets = rulesets_.get();
+    options.book = book_.get();
+    options.allocator = allocator_.get();
+    options.clock = &clock_;
+    auto assigner = Assigner::Create(options);
+    ASSERT_TRUE(assigner.ok()) << assigner.status();
+
+    // 150 customers: three chunks; a bad item in the middle of the first;
+    // cap-team's capacity (5 + 3) is met across chunks.
+    const std::string p = savepoints ? "s" : "n";
+    v1::BatchAssignRequest batch;
+    for (int i = 0; i < 150; ++i) {
+      *batch.add_requests() =
+          AssignReq(MakeCustomer(absl::StrCat(p, i), i < 20 ? "cap" : "rr"),
+                    absl::StrCat(p, "-", i));
+    }
+    batch.mutable_requests(7)->mutable_customer()->set_region("CN//bad");
+    const size_t events_before = Events().size();
+    faulty.FailCommits(2, absl::AbortedError("injected conflict"));
+    auto r = (*assigner)->BatchAssign(batch, "crm");
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(faulty.failed(), 2);
+    std::map<std::string, int> picks;
+    for (int i = 0; i < 150; ++i) {
+      if (i == 7) {
+        EXPECT_EQ(r->results(i).error().code(),
+                  static_cast<int>(absl::StatusCode::kInvalidArgument));
+        continue;
+      }
+      ASSERT_TRUE(r->results(i).has_response()) << i;
+      ++picks[SalesOwner(r->results(i).response())];
+    }
+    // The first round fills cap-team; the second finds it full.
+    EXPECT_EQ(picks["k1"], savepoints ? 5 : 0);
+    EXPECT_EQ(picks["k2"], savepoints ? 3 : 0);
+    EXPECT_EQ(picks["pool:sales-pool"], savepoints ? 11 : 19);
+    // 149 customers, a sales and a service ownership (UNOWNED: no region)
+    // each.
+    EXPECT_EQ(Events().size() - events_before, 2 * 149u);
+    for (const char* rep : {"k1", "k2", "r1", "r2", "r3"}) {
+      EXPECT_EQ(allocator_->GetLoad("sales", rep)->reserved, 0) << rep;
+    }
+    ExpectCountersMatchScan("sales", {"k1", "k2", "away1", "r1", "r2", "r3"});
+
+    // Retried, every item gets its first answer and nothing is written.
+    const size_t events_after = Events().size();
+    auto again = (*assigner)->BatchAssign(batch, "crm");
+    ASSERT_TRUE(again.ok());
+    for (int i = 0; i < 150; ++i) {
+      EXPECT_EQ(SerializeDeterministic(again->results(i)),
+                SerializeDeterministic(r->results(i)))
+          << i;
+    }
+    EXPECT_EQ(Events().size(), events_after);
+  }
+}
+
+TEST_F(AssignerTest, BatchAssignChunkWithUnknownOutcomeSaysSoPerItem) {
+  FaultyStore faulty(store_.get());
+  Assigner::Options options;
+  options.store = &faulty;
+  options.rulesets = rulesets_.get();
+  options.book = book_.get();
+  options.allocator = allocator_.get();
+  options.clock = &clock_;
+  auto assigner = Assigner::Create(options);
+  ASSERT_TRUE(assigner.ok()) << assigner.status();
+  v1::BatchAssignRequest batch;
+  for (int i = 0; i < 70; ++i) {
+    *batch.add_requests() =
+        AssignReq(MakeCustomer(absl::StrCat("u", i), "rr"), absl::StrCat(i));
+  }
+  faulty.FailCommits(1, absl::UnavailableError("injected I/O error"));
+  auto r = (*assigner)->BatchAssign(batch, "crm");
+  ASSERT_TRUE(r.ok()) << r.status();
+  // The first chunk (64 items) failed whole; the second committed.
+  for (int i = 0; i < 70; ++i) {
+    if (i < 64) {
+      EXPECT_EQ(r->results(i).error().code(),
+                static_cast<int>(absl::StatusCode::kUnavailable))
+          << i;
+    } else {
+      EXPECT_TRUE(r->results(i).has_response()) << i;
+    }
+  }
+  // Retrying with the same ids assigns the ones that were not written.
+  auto again = (*assigner)->BatchAssign(batch, "crm");
+  ASSERT_TRUE(again.ok());
+  for (int i = 0; i < 70; ++i) EXPECT_TRUE(again->results(i).has_response());
+  EXPECT_EQ(ScanOwnedByRep("sales").size(), 3u);
 }
 
 TEST_F(AssignerTest, UnavailableCommitIsReportedAndWritesNothing) {

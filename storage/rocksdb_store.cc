@@ -407,6 +407,21 @@ class RocksTransaction final : public Transaction {
         });
   }
 
+  absl::Status SetSavePoint() override {
+    RETURN_IF_ERROR(CheckSavePointUsable());
+    txn_->SetSavePoint();  // also marks the indexed batch
+    return absl::OkStatus();
+  }
+
+  absl::Status RollbackToSavePoint() override {
+    RETURN_IF_ERROR(CheckSavePointUsable());
+    rocksdb::Status s = txn_->RollbackToSavePoint();
+    if (s.IsNotFound()) {
+      return absl::NotFoundError("the transaction has no savepoint");
+    }
+    return FromRocks(s, "roll back to savepoint");
+  }
+
   absl::Status Commit() override {
     absl::Status usable = CheckUsable();
     if (!usable.ok()) {
@@ -436,6 +451,15 @@ class RocksTransaction final : public Transaction {
       return absl::FailedPreconditionError("transaction already finished");
     }
     return aborted_;
+  }
+
+  absl::Status CheckSavePointUsable() const {
+    absl::Status s = CheckUsable();
+    if (absl::IsAborted(s)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the transaction can no longer commit: ", s.message()));
+    }
+    return s;
   }
 
   // Records that the transaction can no longer commit if `s` is ABORTED.

@@ -306,6 +306,43 @@ TEST_F(RocksDbStoreTest, UnlockedWritesCommitAtomicallyWithoutLocking) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+TEST_F(RocksDbStoreTest, RollbackToSavePointUndoesOnlyWhatFollowedIt) {
+  OpenStore();
+  ASSERT_OK(PutOne(Table::kIndexes, "gone-later", "x"));
+  std::unique_ptr<Transaction> t = Begin();
+  EXPECT_EQ(t->RollbackToSavePoint().code(), absl::StatusCode::kNotFound);
+  ASSERT_OK(t->Put(Table::kOwnerships, "kept", "1"));
+  ASSERT_OK(t->AddToCounter("n", 1));
+  ASSERT_OK(t->SetSavePoint());
+  ASSERT_OK(t->Put(Table::kOwnerships, "undone", "2"));
+  ASSERT_OK(t->PutUnlocked(Table::kEvents, "e", "3"));
+  ASSERT_OK(t->DeleteUnlocked(Table::kIndexes, "gone-later"));
+  ASSERT_OK(t->AddToCounter("n", 10));
+  ASSERT_OK(t->SetSavePoint());  // nested
+  ASSERT_OK(t->Put(Table::kOwnerships, "inner", "4"));
+  ASSERT_OK(t->RollbackToSavePoint());
+  std::string v;
+  EXPECT_TRUE(absl::IsNotFound(t->Get(Table::kOwnerships, "inner", &v)));
+  ASSERT_OK(t->Get(Table::kOwnerships, "undone", &v));  // outer mark kept
+  ASSERT_OK(t->RollbackToSavePoint());
+  EXPECT_TRUE(absl::IsNotFound(t->Get(Table::kOwnerships, "undone", &v)));
+  EXPECT_EQ(*t->GetCounter("n"), 1);
+  ASSERT_OK(t->Put(Table::kOwnerships, "after", "5"));
+  ASSERT_OK(t->Commit());
+  EXPECT_EQ(Read(Table::kOwnerships, "kept"), "1");
+  EXPECT_EQ(Read(Table::kOwnerships, "after"), "5");
+  EXPECT_EQ(Read(Table::kOwnerships, "undone"), "<absent>");
+  EXPECT_EQ(Read(Table::kOwnerships, "inner"), "<absent>");
+  EXPECT_EQ(Read(Table::kEvents, "e"), "<absent>");
+  EXPECT_EQ(Read(Table::kIndexes, "gone-later"), "x");
+  std::unique_ptr<Snapshot> snap = Snap();
+  EXPECT_EQ(*snap->GetCounter("n"), 1);
+  snap.reset();
+  EXPECT_EQ(t->SetSavePoint().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(t->RollbackToSavePoint().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
 TEST_F(RocksDbStoreTest, DeadlockIsDetectedAndAborted) {
   OpenStore();
   TxnOptions long_wait;

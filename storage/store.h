@@ -236,6 +236,24 @@ class Transaction {
     return Scan(table, prefix, ScanOptions());
   }
 
+  // Savepoints, to undo part of a transaction (one item of a batch that
+  // fails) and keep the rest. SetSavePoint() marks the current point;
+  // RollbackToSavePoint() discards every write staged since the latest
+  // mark (Put, Delete, the unlocked writes and counter adds alike), removes
+  // that mark and keeps everything staged before it; locks taken since may
+  // stay held until the transaction ends. Marks nest. Both return
+  // FAILED_PRECONDITION after the transaction finished or once it can no
+  // longer commit (an operation returned ABORTED: roll back and retry the
+  // whole transaction); RollbackToSavePoint() returns NOT_FOUND when there
+  // is no mark. The defaults return UNIMPLEMENTED, for stores without
+  // savepoints (callers then use one transaction per item).
+  virtual absl::Status SetSavePoint() {
+    return absl::UnimplementedError("this store has no savepoints");
+  }
+  virtual absl::Status RollbackToSavePoint() {
+    return absl::UnimplementedError("this store has no savepoints");
+  }
+
   // Atomically applies every staged write, durably if the store syncs
   // writes. Returns OK once committed; ABORTED if a conflict prevents the
   // commit (nothing written); UNAVAILABLE on an I/O error (outcome unknown,
