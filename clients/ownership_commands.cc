@@ -25,6 +25,7 @@
 #include "clients/errors.h"
 #include "clients/evaluation_json.h"
 #include "clients/rules_commands.h"
+#include "clients/unary_call.h"
 #include "custodian/v1/assignment_service.grpc.pb.h"
 #include "custodian/v1/ownership_service.grpc.pb.h"
 #include "custodian/v1/roster_service.grpc.pb.h"
@@ -42,30 +43,6 @@ using Extra = std::vector<std::pair<std::string, std::string>>;
 constexpr size_t kMaxLineBytes = 1 << 20;
 // Longest --request-id-prefix: leaves room for ":LINE" within 128.
 constexpr size_t kMaxPrefixBytes = 100;
-
-RpcFailure FailureOf(const Connection& connection,
-                     const std::string& request_id) {
-  RpcFailure failure;
-  failure.server = connection.address();
-  failure.connected = connection.IsConnected();
-  failure.request_id = request_id;
-  return failure;
-}
-
-// Makes one unary call with a fresh context from `connection`; on failure
-// reports it and returns its exit code, else 0.
-template <typename Stub, typename Request, typename Response>
-int Call(const Connection& connection, Stub* stub,
-         grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
-                                      Response*),
-         const Request& request, Response* response,
-         const std::string& request_id, std::ostream& err) {
-  grpc::ClientContext context;
-  connection.PrepareContext(&context);
-  grpc::Status status = (stub->*method)(&context, request, response);
-  if (status.ok()) return kExitOk;
-  return ReportRpcError(status, FailureOf(connection, request_id), err);
-}
 
 // The given id, else a fresh one; `*generated` says which.
 std::string RequestIdOr(const std::string& given, bool* generated) {

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "clients/errors.h"
 #include "clients/rules_commands.h"
+#include "clients/unary_call.h"
 #include "custodian/v1/roster_service.grpc.pb.h"
 #include "custodian/v1/ruleset_service.grpc.pb.h"
 #include "rules/loader.h"
@@ -33,25 +34,6 @@ std::optional<std::string> ReadSource(const std::string& path,
 std::string BaseName(const std::string& path) {
   std::string name = std::filesystem::path(path).filename().string();
   return name.empty() ? path : name;
-}
-
-// Makes one unary call with a fresh context from `connection`; on failure
-// reports it and returns its exit code, else 0.
-template <typename Stub, typename Request, typename Response>
-int Call(const Connection& connection, Stub* stub,
-         grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&,
-                                      Response*),
-         const Request& request, Response* response,
-         const std::string& request_id, std::ostream& err) {
-  grpc::ClientContext context;
-  connection.PrepareContext(&context);
-  grpc::Status status = (stub->*method)(&context, request, response);
-  if (status.ok()) return kExitOk;
-  RpcFailure failure;
-  failure.server = connection.address();
-  failure.connected = connection.IsConnected();
-  failure.request_id = request_id;
-  return ReportRpcError(status, failure, err);
 }
 
 // The JSON members added for a request id the user did not give.
