@@ -410,11 +410,15 @@ absl::StatusOr<PickResult> TeamAllocator::Choose(const PickRequest& request,
 
   absl::MutexLock lock(&team->mu);
   // A peek at a member list the team has not picked from sees the weights a
-  // pick would start from: zeros.
-  const bool members_match = MembersMatch(*team, request);
+  // pick would start from: zeros. A team that has no member list yet takes
+  // the peek's (with those zero weights, exactly what its first pick would
+  // set), so that repeated dry runs do not look every member up again.
+  bool members_match = MembersMatch(*team, request);
   std::vector<int64_t> zero_weights;
-  if (!members_match && !reserve) zero_weights.assign(n, 0);
-  if (!members_match && reserve) {
+  if (!members_match && !reserve && !team->member_ids.empty()) {
+    zero_weights.assign(n, 0);
+  }
+  if (!members_match && (reserve || team->member_ids.empty())) {
     team->department = request.department;
     team->member_ids.clear();
     for (const PickMember& member : request.members) {
@@ -422,6 +426,7 @@ absl::StatusOr<PickResult> TeamAllocator::Choose(const PickRequest& request,
     }
     team->loads = loads;
     team->current_weights.assign(n, 0);
+    members_match = true;
   }
   const std::vector<int64_t>& weights =
       members_match || reserve ? team->current_weights : zero_weights;

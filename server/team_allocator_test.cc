@@ -610,6 +610,21 @@ TEST_F(TeamAllocatorTest, PeekLeavesTheWeightedSequenceAlone) {
   EXPECT_THAT(PickCommit(r, 4), ElementsAre("b", "a", "c", "a"));
 }
 
+TEST_F(TeamAllocatorTest, PeeksAtANewTeamLeaveItsFirstPicksAsTheyWouldBe) {
+  PickRequest r = Request(
+      v1::WEIGHTED,
+      {Member("a", 1000, 3), Member("b", 1000, 1), Member("c", 1000, 1)});
+  for (int i = 0; i < 3; ++i) {  // the team keeps this member list
+    absl::StatusOr<PickResult> peek = allocator_.Peek(r);
+    ASSERT_TRUE(peek.ok()) << peek.status();
+    EXPECT_EQ(peek->rep_id, "a");
+  }
+  EXPECT_THAT(PickCommit(r, 5), ElementsAre("a", "b", "a", "c", "a"));
+  PickRequest rr = Request(v1::ROUND_ROBIN, {Member("x"), Member("y")}, "rr");
+  ASSERT_TRUE(allocator_.Peek(rr).ok());
+  EXPECT_THAT(PickCommit(rr, 3), ElementsAre("x", "y", "x"));
+}
+
 // ---------------------------------------------------------------------------
 // Round-robin cursor persistence
 
