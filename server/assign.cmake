@@ -21,7 +21,7 @@ endif()
 # over the roster, the active ruleset and the allocator) and the assigner
 # (one transaction per change). See server/assignment_planner.h and
 # server/assigner.h.
-add_library(custodian_assign assignment_planner.cc assigner.cc)
+add_library(custodian_assign assignment_planner.cc assigner.cc mutation.cc)
 target_compile_options(custodian_assign PRIVATE ${CUSTODIAN_WARNINGS})
 target_link_libraries(custodian_assign
   PUBLIC custodian_assign_core custodian_book custodian_domain custodian_rules
