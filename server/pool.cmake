@@ -18,3 +18,21 @@ if(CUSTODIAN_BUILD_TESTS)
     GTest::gtest_main GTest::gmock)
   gtest_discover_tests(dupkeys_test DISCOVERY_TIMEOUT 60)
 endif()
+
+#   custodian_pool     the pool desk (no gRPC): ListPool, Claim, Release,
+#                      RecordActivity and the cooldown records. See
+#                      server/pool_desk.h.
+add_library(custodian_pool pool_desk.cc)
+target_compile_options(custodian_pool PRIVATE ${CUSTODIAN_WARNINGS})
+target_link_libraries(custodian_pool
+  PUBLIC custodian_assign custodian_book custodian_domain custodian_storage
+         custodian_proto custodian_common absl::status absl::statusor
+         absl::strings absl::time)
+
+if(CUSTODIAN_BUILD_TESTS)
+  add_executable(pool_test pool_desk_test.cc)
+  target_compile_options(pool_test PRIVATE ${CUSTODIAN_WARNINGS})
+  target_link_libraries(pool_test PRIVATE custodian_pool
+    Threads::Threads GTest::gtest_main GTest::gmock)
+  gtest_discover_tests(pool_test DISCOVERY_TIMEOUT 60)
+endif()
