@@ -20,17 +20,19 @@ if(CUSTODIAN_BUILD_TESTS)
 endif()
 
 #   custodian_pool     the pool desk (no gRPC): ListPool, Claim, Release,
-#                      RecordActivity and the cooldown records. See
+#                      RecordActivity and the cooldown records; the
+#                      recycling sweeper. See server/recycling_sweeper.h,
 #                      server/pool_desk.h.
-add_library(custodian_pool pool_desk.cc)
+add_library(custodian_pool pool_desk.cc recycling_sweeper.cc)
 target_compile_options(custodian_pool PRIVATE ${CUSTODIAN_WARNINGS})
 target_link_libraries(custodian_pool
-  PUBLIC custodian_assign custodian_book custodian_domain custodian_storage
+  PUBLIC custodian_assign custodian_book custodian_domain custodian_rules
+         custodian_storage
          custodian_proto custodian_common absl::status absl::statusor
          absl::strings absl::time)
 
 if(CUSTODIAN_BUILD_TESTS)
-  add_executable(pool_test pool_desk_test.cc)
+  add_executable(pool_test pool_desk_test.cc recycling_sweeper_test.cc)
   target_compile_options(pool_test PRIVATE ${CUSTODIAN_WARNINGS})
   target_link_libraries(pool_test PRIVATE custodian_pool
     Threads::Threads GTest::gtest_main GTest::gmock)
