@@ -15,6 +15,7 @@
 #include "custodian/storage/v1/records.pb.h"
 #include "rules/names.h"
 #include "rules/validator.h"
+#include "server/duplicate_index.h"
 #include "server/mutation.h"
 #include "server/request_checks.h"
 #include "server/roster_registry.h"
@@ -135,6 +136,11 @@ Assigner::Assigner(Options options)
       idempotency_(options_.idempotency),
       planner_(options_.allocator),
       stripes_(new absl::Mutex[options_.lock_stripes]) {}
+
+CooldownFn Assigner::CooldownFor(absl::string_view customer_id) const {
+  return options_.cooldowns ? options_.cooldowns(customer_id)
+                            : options_.in_cooldown;
+}
 
 absl::Mutex& Assigner::StripeFor(absl::string_view customer_id) const {
   const size_t h = absl::Hash<absl::string_view>{}(customer_id);
@@ -336,9 +342,13 @@ absl::StatusOr<v1::AssignResponse> Assigner::AssignCustomer(
         input.roster = roster.get();
         input.current = &current;
         input.now = now;
-        input.in_cooldown = options_.in_cooldown;
+        input.in_cooldown = CooldownFor(customer.id());
         ASSIGN_OR_RETURN(AssignmentPlan plan,
                          planner_.Plan(input, PickMode::kReserve));
+        if (!stored.has_value()) {  // duplicate matching on intake
+          RETURN_IF_ERROR(RouteDuplicates(txn, planner_, customer, *roster,
+                                          ruleset.policies(), &plan));
+        }
         for (const DepartmentPlan& d : plan.departments) {
           for (const OwnedDelta& a : d.Adjustments()) {
             RETURN_IF_ERROR(
@@ -357,6 +367,9 @@ absl::StatusOr<v1::AssignResponse> Assigner::AssignCustomer(
           *record.mutable_segments() = plan.evaluation.segments();
           record.set_ruleset_version(active.version);
           RETURN_IF_ERROR(options_.book->StageCustomer(txn, record).status());
+          RETURN_IF_ERROR(StageDuplicateKeys(
+              txn, stored.has_value() ? &stored->customer() : nullptr,
+              customer));
         }
 
         response.set_customer_id(customer.id());
@@ -437,7 +450,7 @@ absl::StatusOr<v1::AssignResponse> Assigner::Evaluate(
   input.roster = roster.get();
   input.current = &current;
   input.now = options_.clock->Now();
-  input.in_cooldown = options_.in_cooldown;
+  input.in_cooldown = CooldownFor(customer.id());
   ASSIGN_OR_RETURN(AssignmentPlan plan,
                    planner_.Plan(input, PickMode::kDryRun));
 
@@ -771,7 +784,7 @@ absl::StatusOr<v1::Ownership> Assigner::Reject(const v1::RejectRequest& request,
         input.ruleset = active.ruleset.get();
         input.roster = roster.get();
         input.now = now;
-        input.in_cooldown = options_.in_cooldown;
+        input.in_cooldown = CooldownFor(request.customer_id());
         ASSIGN_OR_RETURN(DepartmentPlan plan, planner_.PlanReject(input));
         for (const OwnedDelta& a : plan.Adjustments()) {
           RETURN_IF_ERROR(options_.allocator->Preload(a.department, a.rep_id));

@@ -32,6 +32,12 @@
 // The active ruleset is RulesetRegistry::ActiveRuleset() at the start of the
 // attempt (the in-memory compiled version).
 //
+// Pool and duplicates (issue 8): the planner skips reps in a cooldown for
+// the customer (Options::cooldowns, PoolDesk::CooldownLookup); the plan of
+// a NEW customer goes through RouteDuplicates (duplicate_index.h:
+// policies.duplicates), and every staged customer record stages its
+// duplicate-key index entries in the same commit (StageDuplicateKeys).
+//
 // Idempotency (AIP-155): every mutation takes a request_id; its first
 // successful answer is stored in the same commit, and a retry with the same
 // id (and the same request) returns that answer and writes nothing. A
@@ -64,6 +70,7 @@
 #define CUSTODIAN_SERVER_ASSIGNER_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -133,6 +140,10 @@ class Assigner {
     int batch_parallelism = 8;
     // Cooldowns of reps for customers (the pool issue). Default: none.
     CooldownFn in_cooldown;
+    // The cooldowns of one customer's reps (PoolDesk::CooldownLookup):
+    // called once per planned customer; when set, used instead of
+    // in_cooldown. Default: none.
+    std::function<CooldownFn(absl::string_view customer_id)> cooldowns;
   };
 
   // Returns INVALID_ARGUMENT naming a bad option.
@@ -216,6 +227,8 @@ class Assigner {
   explicit Assigner(Options options);
 
   absl::Mutex& StripeFor(absl::string_view customer_id) const;
+  // Options::cooldowns for `customer_id`, else Options::in_cooldown.
+  CooldownFn CooldownFor(absl::string_view customer_id) const;
 
   // Assign and UpdateCustomer. `require_known`: NOT_FOUND for a new
   // customer. `field_prefix`: prepended to field names in errors.

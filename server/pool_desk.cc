@@ -4,11 +4,15 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "custodian/storage/v1/records.pb.h"
 #include "rules/names.h"
+#include "server/duplicate_index.h"
+#include "server/duplicate_keys.h"
 #include "server/mutation.h"
 #include "server/request_checks.h"
 #include "server/roster_registry.h"
@@ -288,6 +292,48 @@ bool PoolDesk::InCooldown(absl::string_view customer_id,
   absl::StatusOr<std::optional<absl::Time>> until =
       ReadCooldown(**snapshot, department, customer_id, rep);
   return until.ok() && until->has_value() && options_.clock->Now() < **until;
+}
+
+std::function<CooldownFn(absl::string_view customer_id)>
+PoolDesk::CooldownLookup() const {
+  return [this](absl::string_view customer_id) -> CooldownFn {
+    // department -> reps in cooldown now; filled on first use.
+    auto cache = std::make_shared<
+        absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>>>();
+    return [this, cache, customer = std::string(customer_id)](
+               absl::string_view department, absl::string_view rep) {
+      auto it = cache->find(department);
+      if (it == cache->end()) {
+        it = cache
+                 ->emplace(std::string(department),
+                           absl::flat_hash_set<std::string>())
+                 .first;
+        const absl::Time now = options_.clock->Now();
+        absl::StatusOr<std::unique_ptr<storage::Snapshot>> snapshot =
+            options_.store->NewSnapshot();
+        if (snapshot.ok()) {
+          const std::string prefix = KeyBuilder()
+                                         .AddString("cooldown")
+                                         .AddString(department)
+                                         .AddString(customer)
+                                         .Build();
+          std::unique_ptr<storage::ScanIterator> scan =
+              (*snapshot)->Scan(Table::kIndexes, prefix);
+          for (; scan->Valid(); scan->Next()) {
+            storage::KeyReader reader(scan->key().substr(prefix.size()));
+            std::string cooled;
+            absl::StatusOr<int64_t> until =
+                storage::DecodeCounter(scan->value());
+            if (reader.ReadString(&cooled).ok() && until.ok() &&
+                now < absl::FromUnixMicros(*until)) {
+              it->second.insert(std::move(cooled));
+            }
+          }
+        }
+      }
+      return it->second.contains(rep);
+    };
+  };
 }
 
 // ---------------------------------------------------------------------------
@@ -760,6 +806,104 @@ absl::StatusOr<v1::ListPoolResponse> PoolDesk::ListPool(
       response.set_next_page_token(
           EncodePageToken(scope, last_key.substr(prefix.size())));
     }
+  }
+  return response;
+}
+
+}  // namespace custodian::server
+
+namespace custodian::server {
+
+// ---------------------------------------------------------------------------
+// CheckDuplicates
+
+absl::StatusOr<v1::CheckDuplicatesResponse> PoolDesk::CheckDuplicates(
+    const v1::CheckDuplicatesRequest& request) const {
+  constexpr size_t kMaxKeyBytes = 256;
+  FieldErrors errors;
+  const v1::Customer& c = request.customer();
+  if (!request.has_customer()) {
+    errors.Add("customer", "is required");
+  } else {
+    CheckName("customer.id", c.id(), false, rules::CheckCustomerId, &errors);
+    if (c.name().empty() && c.tax_id().empty() && c.email_domain().empty()) {
+      errors.Add("customer",
+                 "needs at least one of name, tax_id, email_domain");
+    }
+    const std::pair<const char*, const std::string*> keys[] = {
+        {"customer.name", &c.name()},
+        {"customer.tax_id", &c.tax_id()},
+        {"customer.email_domain", &c.email_domain()}};
+    for (const auto& [field, value] : keys) {
+      if (value->size() > kMaxKeyBytes) {
+        errors.Add(field, absl::StrCat("is longer than ", kMaxKeyBytes,
+                                       " bytes (", value->size(), ")"));
+      }
+    }
+  }
+  RETURN_IF_ERROR(errors.ToStatus());
+
+  const RulesetRegistry::Active active = options_.rulesets->ActiveRuleset();
+  const v1::Policies& policies = active.ruleset != nullptr
+                                     ? active.ruleset->ruleset().policies()
+                                     : DefaultPolicies();
+  google::protobuf::RepeatedField<int> match_on =
+      policies.duplicates().match_on();
+  if (match_on.empty()) {
+    match_on.Add(v1::TAX_ID);
+    match_on.Add(v1::EMAIL_DOMAIN);
+    match_on.Add(v1::NAME);
+  }
+  const absl::Duration protection =
+      policies.protection().has_new_owner()
+          ? absl::Seconds(policies.protection().new_owner().seconds()) +
+                absl::Nanoseconds(policies.protection().new_owner().nanos())
+          : absl::ZeroDuration();
+  const absl::Time now = options_.clock->Now();
+
+  ASSIGN_OR_RETURN(std::unique_ptr<storage::Snapshot> snapshot,
+                   options_.store->NewSnapshot());
+  absl::StatusOr<std::vector<v1::DuplicateMatch>> matches =
+      FindDuplicates(*snapshot, c, match_on);
+  if (!matches.ok()) {
+    if (absl::IsInvalidArgument(matches.status())) {
+      FieldErrors bad;
+      const absl::string_view message = matches.status().message();
+      const size_t colon = message.find(": ");
+      bad.Add(message.substr(0, colon), message.substr(colon + 2));
+      return bad.ToStatus();
+    }
+    return matches.status();
+  }
+  v1::CheckDuplicatesResponse response;
+  for (int kind : match_on) {
+    response.add_match_on(
+        std::string(MatchKeyName(static_cast<v1::MatchKey>(kind))));
+  }
+  for (v1::DuplicateMatch& m : *matches) {
+    v1::DuplicateCandidate* candidate = response.add_candidates();
+    std::unique_ptr<storage::ScanIterator> it =
+        snapshot->Scan(Table::kOwnerships, OwnershipKeyPrefix(m.customer_id()));
+    for (; it->Valid(); it->Next()) {
+      v1::Ownership o;
+      if (!o.ParseFromString(std::string(it->value()))) {
+        return absl::DataLossError(absl::StrCat("an ownership of customer ",
+                                                rules::Quote(m.customer_id()),
+                                                " does not parse"));
+      }
+      v1::DuplicateOwner* owner = candidate->add_owners();
+      owner->set_department(o.department());
+      owner->set_state(o.state());
+      owner->set_rep(o.rep());
+      owner->set_pool(o.pool());
+      const absl::Time until = FromProto(o.since()) + protection;
+      if (!o.rep().empty() && protection > absl::ZeroDuration() &&
+          now < until) {
+        *owner->mutable_protected_until() = ToProto(until);
+      }
+    }
+    RETURN_IF_ERROR(it->status());
+    *candidate->mutable_match() = std::move(m);
   }
   return response;
 }

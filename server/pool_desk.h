@@ -64,6 +64,7 @@
 #define CUSTODIAN_SERVER_POOL_DESK_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -162,12 +163,29 @@ class PoolDesk {
       const v1::RecordActivityRequest& request, absl::string_view actor);
   absl::StatusOr<v1::ListPoolResponse> ListPool(
       const v1::ListPoolRequest& request) const;
+  // Duplicate matching of a prospect (duplicate_index.h FindDuplicates at
+  // one snapshot, under the active policy's match_on, or every key when it
+  // has none or no ruleset is active), with each match's owners and their
+  // protection (policies.protection.new_owner). Writes nothing.
+  // INVALID_ARGUMENT naming each bad field (customer missing, no key given,
+  // a key longer than 256 bytes or not UTF-8, a malformed id).
+  absl::StatusOr<v1::CheckDuplicatesResponse> CheckDuplicates(
+      const v1::CheckDuplicatesRequest& request) const;
 
   // Whether `rep` is in a cooldown for (customer, department) now. Store
   // errors count as "not in cooldown" (the planner's hook cannot fail; a
   // claim re-checks in its own transaction).
   bool InCooldown(absl::string_view customer_id, absl::string_view department,
                   absl::string_view rep) const;
+
+  // For Assigner::Options::cooldowns: the planner's cooldown hook for one
+  // customer. The returned function reads the customer's cooldown records
+  // of a department once (one snapshot, one prefix scan) on its first call
+  // for that department and answers later calls from memory, as of the
+  // clock's now at that first call. Store errors count as "no cooldown".
+  // REQUIRES: the desk outlives the functions.
+  std::function<CooldownFn(absl::string_view customer_id)> CooldownLookup()
+      const;
 
  private:
   explicit PoolDesk(Options options);

@@ -218,6 +218,26 @@ TEST_F(PoolDeskTest, ClaimRefusesIneligibleRepsAndUnknownThings) {
   EXPECT_EQ(Dump(), before);
 }
 
+TEST_F(PoolDeskTest, AssignSkipsARepInCooldownForTheCustomer) {
+  // r1 lost n1 before (a cooldown record, as Release and recycling write).
+  absl::Status s =
+      storage::RunInTransaction(*store_, [&](storage::Transaction& txn) {
+        return StageCooldown(txn, "sales", "n1", "r1",
+                             clock_.Now() + absl::Hours(1));
+      });
+  ASSERT_TRUE(s.ok()) << s;
+  // Round robin over t would pick r1 first; the cooldown skips it.
+  Pool("n1", "CN/North/Beijing");
+  v1::Ownership o = Get("n1");
+  EXPECT_EQ(o.rep(), "r2");
+  ASSERT_GE(o.explanation().skipped_size(), 1);
+  EXPECT_EQ(o.explanation().skipped(0).rep(), "r1");
+  EXPECT_EQ(o.explanation().skipped(0).reason(),
+            v1::SkippedCandidate::COOLDOWN);
+  // Another customer is not affected by n1's cooldown.
+  EXPECT_FALSE(desk_->InCooldown("n2", "sales", "r1"));
+}
+
 // ---------------------------------------------------------------------------
 // Release
 

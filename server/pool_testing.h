@@ -133,15 +133,6 @@ class PoolTest : public DomainTest {
     book_ = std::move(*book);
     allocator_ =
         std::make_unique<TeamAllocator>(StoreCounterLoader(store_.get()));
-    Assigner::Options options;
-    options.store = store_.get();
-    options.rulesets = rulesets_.get();
-    options.book = book_.get();
-    options.allocator = allocator_.get();
-    options.clock = &clock_;
-    auto assigner = Assigner::Create(options);
-    ASSERT_TRUE(assigner.ok()) << assigner.status();
-    assigner_ = std::move(*assigner);
     PoolDesk::Options desk_options;
     desk_options.store = store_.get();
     desk_options.rulesets = rulesets_.get();
@@ -151,6 +142,16 @@ class PoolTest : public DomainTest {
     auto desk = PoolDesk::Create(desk_options);
     ASSERT_TRUE(desk.ok()) << desk.status();
     desk_ = std::move(*desk);
+    Assigner::Options options;
+    options.store = store_.get();
+    options.rulesets = rulesets_.get();
+    options.book = book_.get();
+    options.allocator = allocator_.get();
+    options.clock = &clock_;
+    options.cooldowns = desk_->CooldownLookup();
+    auto assigner = Assigner::Create(options);
+    ASSERT_TRUE(assigner.ok()) << assigner.status();
+    assigner_ = std::move(*assigner);
     RecyclingSweeper::Options sweeper_options;
     sweeper_options.store = store_.get();
     sweeper_options.rulesets = rulesets_.get();
@@ -164,8 +165,8 @@ class PoolTest : public DomainTest {
   }
   void CloseAll() {
     sweeper_.reset();
+    assigner_.reset();  // uses desk_'s cooldown lookup
     desk_.reset();
-    assigner_.reset();
     allocator_.reset();
     book_.reset();
     sequencer_.reset();

@@ -15,8 +15,8 @@
 //   - when no ruleset is active, or its rule's pool is no longer a pool of
 //     the department in the roster (counted in Stats::skipped_no_pool).
 // A rule holds when its `when` holds for the stored customer at the
-// clock's now (so `last_activity_time: {older_than: 30d}` holds from
-// exactly 30 days after the last activity, RecordActivity resetting it).
+// clock's now (so `last_activity_time: {older_than: 30d}` holds once the
+// last activity is more than 30 days old; RecordActivity resets it).
 //
 // Write discipline: each customer is examined and, if due, recycled in ONE
 // transaction of its own (server/mutation.h): GetForUpdate of the ownership
