@@ -1,7 +1,9 @@
-// RunMutation: the transaction loop every ownership mutation uses (Assigner,
-// PoolDesk, the recycling sweeper), so that capacity reservations and event
+// RunMutation: the transaction loop of the pool's ownership mutations
+// (PoolDesk, the recycling sweeper), so that capacity reservations and event
 // tickets are finished exactly once after a commit and given back after a
-// failure.
+// failure. It has the contract of the loop of the same name in
+// assigner.cc, which stays there for now (the Assign hot path is being
+// reshaped on main); the two should become one once both have landed.
 //
 // A mutation is an `attempt` run in a fresh locking transaction
 // (TxnOptions::snapshot = false: every record the decision depends on must
