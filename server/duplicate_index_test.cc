@@ -27,6 +27,7 @@ policies:
   duplicates:
     match_on: [tax_id, email_domain, name]
     on_match: route_to_existing_owner
+  protection: {new_owner: 14d}
 )";
 
 class DuplicateIntakeTest : public testing::PoolTest {
@@ -150,6 +151,77 @@ TEST_F(DuplicateIntakeTest, AnExistingCustomerIsNotRerouted) {
   update.set_request_id("update-n2");
   ASSERT_TRUE(assigner_->UpdateCustomer(update, "crm").ok());
   EXPECT_EQ(Get("n2").rep(), "r2");
+}
+
+TEST_F(DuplicateIntakeTest, CheckDuplicatesShowsOwnersAndProtection) {
+  AssignCustomer(North("n1", "华为技术有限公司"));  // r1, since T0
+  AssignCustomer(MakeCustomer("e1", "CN/East/Shanghai"));
+  auto before = Dump();
+  v1::CheckDuplicatesRequest r;
+  r.mutable_customer()->set_name("ＨＵＡＷＥＩ");  // no match
+  auto none = desk_->CheckDuplicates(r);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->candidates().empty());
+  EXPECT_THAT(none->match_on(),
+              ::testing::ElementsAre("tax_id", "email_domain", "name"));
+
+  r.mutable_customer()->set_name("华为技术股份有限公司");
+  auto found = desk_->CheckDuplicates(r);
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->candidates_size(), 1);
+  const v1::DuplicateCandidate& c = found->candidates(0);
+  EXPECT_EQ(c.match().customer_id(), "n1");
+  EXPECT_EQ(c.match().key(), "name");
+  ASSERT_EQ(c.owners_size(), 1);
+  EXPECT_EQ(c.owners(0).department(), "sales");
+  EXPECT_EQ(c.owners(0).state(), v1::Ownership::ACTIVE);
+  EXPECT_EQ(c.owners(0).rep(), "r1");
+  EXPECT_EQ(c.owners(0).protected_until().seconds(),
+            absl::ToUnixSeconds(testing::T0() + absl::Hours(24 * 14)));
+  // The protection ends at since + 14 days exactly.
+  clock_.Set(testing::T0() + absl::Hours(24 * 14));
+  found = desk_->CheckDuplicates(r);
+  ASSERT_TRUE(found.ok()) << found.status();
+  EXPECT_FALSE(found->candidates(0).owners(0).has_protected_until());
+  // Its own id is not a match.
+  r.mutable_customer()->set_id("n1");
+  EXPECT_TRUE(desk_->CheckDuplicates(r)->candidates().empty());
+  EXPECT_EQ(Dump(), before);
+}
+
+TEST_F(DuplicateIntakeTest, CheckDuplicatesNamesEveryBadField) {
+  struct Case {
+    void (*mutate)(v1::Customer&);
+    const char* field;
+  };
+  const Case cases[] = {
+      {[](v1::Customer&) {}, "needs at least one of"},
+      {[](v1::Customer& c) { c.set_name(std::string(257, 'a')); },
+       "customer.name"},
+      {[](v1::Customer& c) { c.set_tax_id(std::string(300, '1')); },
+       "customer.tax_id"},
+      {[](v1::Customer& c) { c.set_email_domain(std::string(300, 'e')); },
+       "customer.email_domain"},
+      {[](v1::Customer& c) { c.set_name("bad \xff name"); }, "customer.name"},
+      {[](v1::Customer& c) { c.set_email_domain("\xc3"); },
+       "customer.email_domain"},
+      {[](v1::Customer& c) {
+         c.set_name("Acme");
+         c.set_id("bad id\n");
+       },
+       "customer.id"},
+  };
+  for (const Case& c : cases) {
+    v1::CheckDuplicatesRequest r;
+    c.mutate(*r.mutable_customer());
+    absl::Status s = desk_->CheckDuplicates(r).status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.field;
+    EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr(c.field)) << s;
+  }
+  absl::Status s =
+      desk_->CheckDuplicates(v1::CheckDuplicatesRequest()).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("customer"));
 }
 
 constexpr absl::string_view kFlagRuleset = R"(ruleset: acme
