@@ -153,6 +153,68 @@ TEST_F(PoolDeskTest, DailyLimitCountsPerRep) {
   MustClaim("c4", "r3");
 }
 
+// Claims of different customers by one rep at once: the limits stay exact.
+TEST_F(PoolDeskTest, ConcurrentClaimsByOneRepStopAtTheDailyLimit) {
+  const int kCustomers = 8;
+  for (int i = 0; i < kCustomers; ++i) Pool(absl::StrCat("c", i));
+  std::vector<absl::Status> results(kCustomers);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCustomers; ++i) {
+    threads.emplace_back([&, i] {
+      results[i] = desk_
+                       ->Claim(ClaimReq(absl::StrCat("c", i), "r2",
+                                        absl::StrCat("daily-", i)),
+                               "r2")
+                       .status();
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  int ok = 0;
+  for (const absl::Status& s : results) {
+    if (s.ok()) {
+      ++ok;
+    } else {
+      EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+      EXPECT_THAT(std::string(s.message()), HasSubstr("claim_limit_per_day"));
+    }
+  }
+  EXPECT_EQ(ok, 3);  // p1: claim_limit_per_day 3
+  EXPECT_EQ(Owned("r2"), 3);
+}
+
+TEST_F(PoolDeskTest, ConcurrentClaimsByOneRepStopAtTheHoldingLimit) {
+  const int kCustomers = 6;
+  for (int i = 0; i < kCustomers; ++i) {
+    Pool(absl::StrCat("c", i));
+    // Into p2 (no daily limit), so that only capacity limits r1.
+    MustClaim(absl::StrCat("c", i), i < 3 ? "r3" : "r4");
+    MustRelease(absl::StrCat("c", i), "p2");
+  }
+  std::vector<absl::Status> results(kCustomers);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCustomers; ++i) {
+    threads.emplace_back([&, i] {
+      results[i] = desk_
+                       ->Claim(ClaimReq(absl::StrCat("c", i), "r1",
+                                        absl::StrCat("hold-", i)),
+                               "r1")
+                       .status();
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  int ok = 0;
+  for (const absl::Status& s : results) {
+    if (s.ok()) {
+      ++ok;
+    } else {
+      EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+      EXPECT_THAT(std::string(s.message()), HasSubstr("at capacity"));
+    }
+  }
+  EXPECT_EQ(ok, 2);  // r1: capacity 2
+  EXPECT_EQ(Owned("r1"), 2);
+}
+
 TEST_F(PoolDeskTest, PoolWithoutLimitTakesAnyNumberOfClaims) {
   const std::vector<std::string> reps = {"r2", "r3", "r4", "r5", "r6"};
   for (int i = 0; i < 5; ++i) {
