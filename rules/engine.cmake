@@ -15,6 +15,6 @@ target_link_libraries(custodian_rules_engine
 
 if(CUSTODIAN_BUILD_TESTS)
   custodian_rules_test(rules_engine_test
-    SOURCES compiled_ruleset_test.cc
+    SOURCES compiled_ruleset_test.cc recycling_test.cc
     LIBS custodian_rules_engine)
 endif()
