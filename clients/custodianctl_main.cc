@@ -17,6 +17,7 @@
 #include "clients/errors.h"
 #include "clients/output.h"
 #include "clients/ownership_commands.h"
+#include "clients/pool_commands.h"
 #include "clients/remote_commands.h"
 #include "clients/rules_commands.h"
 
@@ -335,6 +336,96 @@ int Main(int argc, char** argv) {
   transfer_cmd->add_option("--request-id", transfer_args.request_id,
                            "Idempotency id (default: a fresh random id)");
 
+  // ---- pool, activity, dupes ----
+  CLI::App* pool_cmd =
+      app.add_subcommand("pool", "The public pool: list, claim, release");
+  pool_cmd->require_subcommand(1);
+  custodian::clients::PoolListArgs pool_list_args;
+  CLI::App* pool_list =
+      pool_cmd->add_subcommand("list", "List a department's pooled customers");
+  pool_list->add_option("--department", pool_list_args.department, "Department")
+      ->required();
+  pool_list->add_option("--pool", pool_list_args.pool, "Only this pool");
+  pool_list->add_option("--segment", pool_list_args.segment,
+                        "Only customers in this segment");
+  pool_list->add_option("--region", pool_list_args.region_under,
+                        "Only customers with a region under this path");
+  pool_list->add_option("--industry", pool_list_args.industry_under,
+                        "Only customers with an industry under this path");
+  pool_list->add_option("--min-time-in-pool", pool_list_args.min_time_in_pool,
+                        "Only customers pooled at least this long (e.g. 7d)");
+  pool_list->add_option("--page-size", pool_list_args.page_size,
+                        "Entries per page (default: the server's, 50)");
+  pool_list->add_option("--page-token", pool_list_args.page_token,
+                        "Continue from a previous page");
+  pool_list->add_flag("--all", pool_list_args.all, "Follow every page");
+
+  custodian::clients::PoolClaimArgs claim_args;
+  CLI::App* pool_claim =
+      pool_cmd->add_subcommand("claim", "A rep takes a pooled customer");
+  pool_claim->add_option("customer", claim_args.customer_id, "Customer id")
+      ->required();
+  pool_claim->add_option("--department", claim_args.department, "Department")
+      ->required();
+  pool_claim->add_option("--rep", claim_args.rep, "The claiming rep")
+      ->required();
+  pool_claim->add_option("--request-id", claim_args.request_id,
+                         "Idempotency id (default: a fresh random id)");
+
+  custodian::clients::PoolReleaseArgs release_args;
+  CLI::App* pool_release =
+      pool_cmd->add_subcommand("release", "Give a customer back to a pool");
+  pool_release->add_option("customer", release_args.customer_id, "Customer id")
+      ->required();
+  pool_release
+      ->add_option("--department", release_args.department, "Department")
+      ->required();
+  pool_release->add_option("--pool", release_args.pool,
+                           "The pool (default: the department's only pool)");
+  pool_release
+      ->add_option("--reason", release_args.reason,
+                   "no_demand, unreachable, invalid_contact, "
+                   "lost_to_competitor, duplicate, over_capacity or other")
+      ->required();
+  pool_release->add_option("--text", release_args.text,
+                           "Free text (required with --reason other)");
+  pool_release->add_option("--request-id", release_args.request_id,
+                           "Idempotency id (default: a fresh random id)");
+
+  CLI::App* activity_cmd =
+      app.add_subcommand("activity", "Follow-up activity on customers");
+  activity_cmd->require_subcommand(1);
+  custodian::clients::ActivityRecordArgs activity_args;
+  CLI::App* activity_record = activity_cmd->add_subcommand(
+      "record", "Record a follow-up: resets the recycling clock");
+  activity_record
+      ->add_option("customer", activity_args.customer_id, "Customer id")
+      ->required();
+  activity_record
+      ->add_option("--department", activity_args.department, "Department")
+      ->required();
+  activity_record
+      ->add_option("--kind", activity_args.kind,
+                   "call, visit, order, email or meeting")
+      ->required();
+  activity_record->add_option("--at", activity_args.at,
+                              "When, RFC 3339 (default: now)");
+  activity_record->add_option("--request-id", activity_args.request_id,
+                              "Idempotency id (default: a fresh random id)");
+
+  CLI::App* dupes_cmd =
+      app.add_subcommand("dupes", "Duplicate matching of prospects");
+  dupes_cmd->require_subcommand(1);
+  custodian::clients::DupesCheckArgs dupes_args;
+  CLI::App* dupes_check = dupes_cmd->add_subcommand(
+      "check", "Is a prospect already a customer, owned or protected?");
+  dupes_check->add_option("--id", dupes_args.id,
+                          "The prospect's id, if it has one");
+  dupes_check->add_option("--name", dupes_args.name, "Company name");
+  dupes_check->add_option("--tax-id", dupes_args.tax_id, "Tax id");
+  dupes_check->add_option("--email-domain", dupes_args.email_domain,
+                          "E-mail domain");
+
   custodian::clients::DecideArgs approve_args;
   CLI::App* approve_cmd = app.add_subcommand(
       "approve", "Approve a pending ownership: it becomes active");
@@ -505,6 +596,21 @@ int Main(int argc, char** argv) {
     return RunApprove(*connection, approve_args, output);
   }
   if (reject_cmd->parsed()) return RunReject(*connection, reject_args, output);
+  if (pool_list->parsed()) {
+    return RunPoolList(*connection, pool_list_args, output);
+  }
+  if (pool_claim->parsed()) {
+    return RunPoolClaim(*connection, claim_args, output);
+  }
+  if (pool_release->parsed()) {
+    return RunPoolRelease(*connection, release_args, output);
+  }
+  if (activity_record->parsed()) {
+    return RunActivityRecord(*connection, activity_args, output);
+  }
+  if (dupes_check->parsed()) {
+    return RunDupesCheck(*connection, dupes_args, output);
+  }
   std::cerr << "custodianctl: no command given (see --help)\n";
   return kExitUsage;
 }

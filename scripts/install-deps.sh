@@ -23,6 +23,7 @@ PACKAGES=(
   libprotobuf-dev
   libre2-dev
   librocksdb-dev
+  libutf8proc-dev
   libyaml-cpp-dev
   ninja-build
   nlohmann-json3-dev

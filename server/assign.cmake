@@ -21,11 +21,12 @@ endif()
 # over the roster, the active ruleset and the allocator) and the assigner
 # (one transaction per change). See server/assignment_planner.h and
 # server/assigner.h.
-add_library(custodian_assign assignment_planner.cc assigner.cc)
+add_library(custodian_assign assignment_planner.cc assigner.cc mutation.cc
+  duplicate_index.cc)
 target_compile_options(custodian_assign PRIVATE ${CUSTODIAN_WARNINGS})
 target_link_libraries(custodian_assign
   PUBLIC custodian_assign_core custodian_book custodian_domain custodian_rules
-         custodian_proto custodian_storage custodian_common absl::status
+         custodian_dupkeys custodian_proto custodian_storage custodian_common absl::status
          absl::statusor absl::strings absl::synchronization absl::time
          absl::flat_hash_map)
 

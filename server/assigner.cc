@@ -15,72 +15,21 @@
 #include "custodian/storage/v1/records.pb.h"
 #include "rules/names.h"
 #include "rules/validator.h"
+#include "server/duplicate_index.h"
+#include "server/mutation.h"
 #include "server/request_checks.h"
 #include "server/roster_registry.h"
 
 namespace custodian::server {
-namespace assigner_internal {
-
-// What an attempt leaves for after its commit.
-struct Effects {
-  // True when the answer came from the idempotency record: nothing staged.
-  bool replay = false;
-  // Reservations and load adjustments to finish after the commit.
-  std::vector<DepartmentPlan> plans;
-  // Events staged, to finish after the commit; they also carry the won
-  // counter changes of the ownership changes.
-  PendingEvents events;
-  // Won counter changes of a customer record becoming (or no longer) won.
-  std::vector<RepCountChange> won_changes;
-
-  // Loads the won counts of the reps whose won counter moves, before the
-  // commit (TeamAllocator::AdjustWon's REQUIRES).
-  absl::Status PreloadWon(TeamAllocator& allocator) const {
-    for (const RepCountChange& c : won_changes) {
-      RETURN_IF_ERROR(allocator.Preload(c.department, c.rep_id));
-    }
-    for (const RepCountChange& c : events.won_changes()) {
-      RETURN_IF_ERROR(allocator.Preload(c.department, c.rep_id));
-    }
-    return absl::OkStatus();
-  }
-  // After a commit that succeeded (`committed`) or whose outcome is unknown:
-  // commits or gives back the reservations, tells the allocator of the
-  // counter changes (an unknown outcome counts them, team_allocator.h) and,
-  // after a success, the sequencer of the events (an unknown outcome
-  // abandons them, event_sequencer.h).
-  void Finish(TeamAllocator& allocator, bool committed) {
-    for (DepartmentPlan& plan : plans) plan.Finish(allocator);
-    for (const RepCountChange& c : won_changes) {
-      allocator.AdjustWon(c.department, c.rep_id, c.delta);
-    }
-    for (const RepCountChange& c : events.won_changes()) {
-      allocator.AdjustWon(c.department, c.rep_id, c.delta);
-    }
-    if (committed) events.Committed();
-  }
-};
-
-}  // namespace assigner_internal
 
 namespace {
 
-using assigner_internal::Effects;
+using Effects = MutationEffects;
 using storage::Table;
 
 // Customers one BatchAssign transaction holds at most (kBatchChunk items of
 // distinct customers commit together, with one sync).
 constexpr size_t kBatchChunk = 64;
-
-// Transactions of the assignment mutations: locking reads without a
-// snapshot. Every record a decision depends on is read with GetForUpdate
-// (store.h, TxnOptions::snapshot), and the roster is read unlocked by design
-// (the top of assigner.h).
-storage::TxnOptions MutationTxnOptions() {
-  storage::TxnOptions options;
-  options.snapshot = false;
-  return options;
-}
 
 // Adds `checker`'s complaint about `value` (or "is required" when empty and
 // `required`) for `field`.
@@ -188,6 +137,11 @@ Assigner::Assigner(Options options)
       planner_(options_.allocator),
       stripes_(new absl::Mutex[options_.lock_stripes]) {}
 
+CooldownFn Assigner::CooldownFor(absl::string_view customer_id) const {
+  return options_.cooldowns ? options_.cooldowns(customer_id)
+                            : options_.in_cooldown;
+}
+
 absl::Mutex& Assigner::StripeFor(absl::string_view customer_id) const {
   const size_t h = absl::Hash<absl::string_view>{}(customer_id);
   return stripes_[h % static_cast<size_t>(options_.lock_stripes)];
@@ -227,51 +181,6 @@ absl::StatusOr<std::shared_ptr<const RosterIndex>> Assigner::StoredRoster(
   }
   return index;
 }
-
-namespace {
-
-// Runs a mutation: up to `max_attempts` transactions of `attempt`, each
-// committed; after a commit that succeeded (or whose outcome is unknown)
-// finishes the plans in the allocator and, after a success, the events in
-// the sequencer. An attempt's effects are given back when it fails.
-absl::Status RunMutation(
-    storage::Store& store, TeamAllocator& allocator, int max_attempts,
-    absl::FunctionRef<absl::Status(storage::Transaction&, Effects&)> attempt) {
-  absl::Status last = absl::AbortedError("no attempt was made");
-  for (int i = 0; i < max_attempts; ++i) {
-    Effects effects;
-    ASSIGN_OR_RETURN(std::unique_ptr<storage::Transaction> txn,
-                     store.Begin(MutationTxnOptions()));
-    absl::Status s = attempt(*txn, effects);
-    if (s.ok() && effects.replay) {
-      txn->Rollback();
-      return absl::OkStatus();
-    }
-    if (!s.ok()) {
-      txn->Rollback();
-      if (!absl::IsAborted(s)) return s;
-      last = s;
-      continue;  // effects (reservations, tickets) are given back here
-    }
-    s = effects.PreloadWon(allocator);
-    if (!s.ok()) {
-      txn->Rollback();
-      return s;
-    }
-    s = txn->Commit();
-    if (s.ok() || absl::IsUnavailable(s)) {
-      effects.Finish(allocator, /*committed=*/s.ok());
-      return s;
-    }
-    if (!absl::IsAborted(s)) return s;
-    last = s;
-  }
-  return absl::AbortedError(
-      absl::StrCat("gave up after ", max_attempts,
-                   " conflicting attempts: ", last.message()));
-}
-
-}  // namespace
 
 // ---------------------------------------------------------------------------
 // Assign, UpdateCustomer, BatchAssign
@@ -457,7 +366,7 @@ absl::Status Assigner::RunChunk(const std::vector<ChunkItem>& items) {
 }
 
 absl::Status Assigner::StageAssign(storage::Transaction& txn,
-                                   assigner_internal::Effects& effects,
+                                   MutationEffects& effects,
                                    const AssignJob& job,
                                    v1::AssignResponse* response) const {
   response->Clear();
@@ -498,9 +407,14 @@ absl::Status Assigner::StageAssign(storage::Transaction& txn,
   input.roster = roster.get();
   input.current = &current;
   input.now = now;
-  input.in_cooldown = options_.in_cooldown;
+  input.in_cooldown = CooldownFor(job.customer->id());
   ASSIGN_OR_RETURN(AssignmentPlan plan,
                    planner_.Plan(input, PickMode::kReserve));
+  if (!stored.has_value()) {  // duplicate matching on intake
+    RETURN_IF_ERROR(RouteDuplicates(txn, planner_, *job.customer, *roster,
+                                    job.active.ruleset->ruleset().policies(),
+                                    &plan));
+  }
   for (const DepartmentPlan& d : plan.departments) {
     for (const OwnedDelta& a : d.Adjustments()) {
       RETURN_IF_ERROR(options_.allocator->Preload(a.department, a.rep_id));
@@ -520,6 +434,9 @@ absl::Status Assigner::StageAssign(storage::Transaction& txn,
     RETURN_IF_ERROR(
         options_.book->StageCustomer(txn, record, &effects.won_changes)
             .status());
+    RETURN_IF_ERROR(StageDuplicateKeys(
+        txn, stored.has_value() ? &stored->customer() : nullptr,
+        *job.customer));
   }
 
   response->set_customer_id(job.customer->id());
@@ -633,7 +550,7 @@ absl::StatusOr<v1::AssignResponse> Assigner::Evaluate(
   input.roster = roster.get();
   input.current = &current;
   input.now = options_.clock->Now();
-  input.in_cooldown = options_.in_cooldown;
+  input.in_cooldown = CooldownFor(customer.id());
   ASSIGN_OR_RETURN(AssignmentPlan plan,
                    planner_.Plan(input, PickMode::kDryRun));
 
@@ -967,7 +884,7 @@ absl::StatusOr<v1::Ownership> Assigner::Reject(const v1::RejectRequest& request,
         input.ruleset = active.ruleset.get();
         input.roster = roster.get();
         input.now = now;
-        input.in_cooldown = options_.in_cooldown;
+        input.in_cooldown = CooldownFor(request.customer_id());
         ASSIGN_OR_RETURN(DepartmentPlan plan, planner_.PlanReject(input));
         for (const OwnedDelta& a : plan.Adjustments()) {
           RETURN_IF_ERROR(options_.allocator->Preload(a.department, a.rep_id));

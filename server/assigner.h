@@ -32,6 +32,12 @@
 // The active ruleset is RulesetRegistry::ActiveRuleset() at the start of the
 // attempt (the in-memory compiled version).
 //
+// Pool and duplicates (issue 8): the planner skips reps in a cooldown for
+// the customer (Options::cooldowns, PoolDesk::CooldownLookup); the plan of
+// a NEW customer goes through RouteDuplicates (duplicate_index.h:
+// policies.duplicates), and every staged customer record stages its
+// duplicate-key index entries in the same commit (StageDuplicateKeys).
+//
 // Idempotency (AIP-155): every mutation takes a request_id; its first
 // successful answer is stored in the same commit, and a retry with the same
 // id (and the same request) returns that answer and writes nothing. A
@@ -64,6 +70,7 @@
 #define CUSTODIAN_SERVER_ASSIGNER_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -80,6 +87,7 @@
 #include "custodian/v1/ownership_requests.pb.h"
 #include "server/assignment_planner.h"
 #include "server/idempotency.h"
+#include "server/mutation.h"
 #include "server/ownership_book.h"
 #include "server/ruleset_registry.h"
 #include "server/team_allocator.h"
@@ -106,10 +114,6 @@ inline constexpr int kMaxBatchAssign = 1000;
 // `store` (which must outlive the loader).
 TeamAllocator::CounterLoader StoreCounterLoader(storage::Store* store);
 
-namespace assigner_internal {
-struct Effects;
-}  // namespace assigner_internal
-
 class Assigner {
  public:
   struct Options {
@@ -134,6 +138,10 @@ class Assigner {
     int max_attempts = 10;
     // Cooldowns of reps for customers (the pool issue). Default: none.
     CooldownFn in_cooldown;
+    // The cooldowns of one customer's reps (PoolDesk::CooldownLookup):
+    // called once per planned customer; when set, used instead of
+    // in_cooldown. Default: none.
+    std::function<CooldownFn(absl::string_view customer_id)> cooldowns;
   };
 
   // Returns INVALID_ARGUMENT naming a bad option.
@@ -221,6 +229,8 @@ class Assigner {
   explicit Assigner(Options options);
 
   absl::Mutex& StripeFor(absl::string_view customer_id) const;
+  // Options::cooldowns for `customer_id`, else Options::in_cooldown.
+  CooldownFn CooldownFor(absl::string_view customer_id) const;
 
   // One Assign or UpdateCustomer to make: what StageAssign needs.
   struct AssignJob {
@@ -254,8 +264,7 @@ class Assigner {
   // customer record, ownership changes, cursor deltas and idempotency
   // answer staged; *response is the answer. REQUIRES: the customer's
   // stripe is held.
-  absl::Status StageAssign(storage::Transaction& txn,
-                           assigner_internal::Effects& effects,
+  absl::Status StageAssign(storage::Transaction& txn, MutationEffects& effects,
                            const AssignJob& job,
                            v1::AssignResponse* response) const;
 

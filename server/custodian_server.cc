@@ -14,6 +14,7 @@
 #include "common/status_macros.h"
 #include "custodian/v1/assignment_service.grpc.pb.h"
 #include "custodian/v1/ownership_service.grpc.pb.h"
+#include "custodian/v1/pool_service.grpc.pb.h"
 #include "custodian/v1/roster_service.pb.h"
 #include "custodian/v1/ruleset_service.pb.h"
 #include "grpc/health/v1/health.pb.h"
@@ -144,6 +145,8 @@ absl::StatusOr<std::unique_ptr<CustodianServer>> CustodianServer::Create(
   RETURN_IF_ERROR(server->BuildOwnership());
   RETURN_IF_ERROR(server->Start());
   server->sweeper_ = std::thread([s = server.get()] { s->SweepLoop(); });
+  server->recycler_thread_ =
+      std::thread([s = server.get()] { s->RecycleLoop(); });
 
   const Options& o = server->options_;
   const StartupReport& r = server->startup_;
@@ -270,6 +273,22 @@ absl::Status CustodianServer::BuildOwnership() {
   feed_ = std::make_unique<EventFeed>(store, sequencer_.get());
   allocator_ = std::make_unique<TeamAllocator>(StoreCounterLoader(store));
 
+  PoolDesk::Options desk;
+  desk.store = store;
+  desk.rulesets = rulesets_.get();
+  desk.book = book_.get();
+  desk.allocator = allocator_.get();
+  desk.clock = options_.clock;
+  desk.idempotency.window = options_.idempotency_window;
+  ASSIGN_OR_RETURN(desk_, PoolDesk::Create(std::move(desk)));
+  RecyclingSweeper::Options recycler;
+  recycler.store = store;
+  recycler.rulesets = rulesets_.get();
+  recycler.book = book_.get();
+  recycler.allocator = allocator_.get();
+  recycler.clock = options_.clock;
+  ASSIGN_OR_RETURN(recycler_, RecyclingSweeper::Create(recycler));
+
   Assigner::Options assigner;
   assigner.store = store;
   assigner.rulesets = rulesets_.get();
@@ -277,6 +296,7 @@ absl::Status CustodianServer::BuildOwnership() {
   assigner.allocator = allocator_.get();
   assigner.clock = options_.clock;
   assigner.idempotency.window = options_.idempotency_window;
+  assigner.cooldowns = desk_->CooldownLookup();
   ASSIGN_OR_RETURN(assigner_, Assigner::Create(std::move(assigner)));
 
   WorkerPool::Options pool;
@@ -295,6 +315,8 @@ absl::Status CustodianServer::BuildOwnership() {
   ownership.sequencer = sequencer_.get();
   ownership.pool = workers_.get();
   ASSIGN_OR_RETURN(ownership_service_, OwnershipServiceImpl::Create(ownership));
+  pool_service_ =
+      std::make_unique<PoolServiceImpl>(desk_.get(), workers_.get());
   return absl::OkStatus();
 }
 
@@ -319,6 +341,7 @@ absl::Status CustodianServer::Start() {
   builder.RegisterService(&roster_service_);
   builder.RegisterService(assignment_service_.get());
   builder.RegisterService(ownership_service_.get());
+  builder.RegisterService(pool_service_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     if (server_ != nullptr) {
@@ -336,6 +359,7 @@ absl::Status CustodianServer::Start() {
   health->SetServingStatus(v1::RosterService::service_full_name(), true);
   health->SetServingStatus(v1::AssignmentService::service_full_name(), true);
   health->SetServingStatus(v1::OwnershipService::service_full_name(), true);
+  health->SetServingStatus(v1::PoolService::service_full_name(), true);
   return absl::OkStatus();
 }
 
@@ -380,12 +404,54 @@ void CustodianServer::SweepLoop() {
   sweeper_mu_.Unlock();
 }
 
+absl::StatusOr<RecyclingSweeper::Stats> CustodianServer::SweepRecyclingNow() {
+  RecyclingSweeper::Stats stats;
+  while (true) {
+    {
+      absl::MutexLock lock(&store_mu_);
+      if (store_closed_) {
+        return absl::FailedPreconditionError("the server is shut down");
+      }
+      ASSIGN_OR_RETURN(const bool done, recycler_->SweepBatch(&stats));
+      if (done) break;
+    }
+    absl::MutexLock sweeper_lock(&sweeper_mu_);
+    if (stop_sweeper_) break;
+  }
+  return stats;
+}
+
+void CustodianServer::RecycleLoop() {
+  sweeper_mu_.Lock();
+  while (true) {
+    sweeper_mu_.AwaitWithTimeout(absl::Condition(&stop_sweeper_),
+                                 options_.recycling_sweep_interval);
+    if (stop_sweeper_) break;
+    sweeper_mu_.Unlock();
+    absl::StatusOr<RecyclingSweeper::Stats> stats = SweepRecyclingNow();
+    if (!stats.ok()) {
+      LogError(
+          absl::StrCat("recycling sweep failed (resumed in ",
+                       absl::FormatDuration(options_.recycling_sweep_interval),
+                       "): ", stats.status().ToString()));
+    } else if (stats->recycled > 0 || stats->skipped_no_pool > 0) {
+      LogInfo(absl::StrCat("recycling sweep: examined ", stats->examined,
+                           ", recycled ", stats->recycled, ", protected ",
+                           stats->protected_owner, ", pool missing ",
+                           stats->skipped_no_pool));
+    }
+    sweeper_mu_.Lock();
+  }
+  sweeper_mu_.Unlock();
+}
+
 void CustodianServer::StopSweeper() {
   {
     absl::MutexLock lock(&sweeper_mu_);
     stop_sweeper_ = true;
   }
   if (sweeper_.joinable()) sweeper_.join();
+  if (recycler_thread_.joinable()) recycler_thread_.join();
 }
 
 absl::Status CustodianServer::CloseStore() {

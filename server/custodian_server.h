@@ -5,8 +5,10 @@
 // worker pool, and serves custodian.v1.RulesetService,
 // custodian.v1.RosterService, custodian.v1.AssignmentService,
 // custodian.v1.OwnershipService, grpc.health.v1.Health and server reflection
-// on a loopback address. A background thread deletes expired request-id
-// records.
+// on a loopback address, and custodian.v1.PoolService (pool_desk.h). One
+// background thread deletes expired request-id records; another runs the
+// recycling sweeper (recycling_sweeper.h) every
+// Options::recycling_sweep_interval.
 //
 // Local development mode only: there is no authentication yet, so Options
 // accepts loopback addresses only, and every mutation is recorded with the
@@ -34,6 +36,9 @@
 #include "server/idempotency.h"
 #include "server/ownership_book.h"
 #include "server/ownership_service.h"
+#include "server/pool_desk.h"
+#include "server/pool_service.h"
+#include "server/recycling_sweeper.h"
 #include "server/roster_registry.h"
 #include "server/roster_service.h"
 #include "server/ruleset_registry.h"
@@ -118,6 +123,13 @@ class CustodianServer {
   // after Shutdown.
   absl::StatusOr<size_t> SweepIdempotencyNow();
 
+  // Runs one recycling pass (RecyclingSweeper::SweepNow, batch by batch) as
+  // the background thread does every Options::recycling_sweep_interval.
+  // Returns what it did; the store's errors; FAILED_PRECONDITION after
+  // Shutdown. A shutdown in progress stops it between batches (the next
+  // pass resumes there).
+  absl::StatusOr<RecyclingSweeper::Stats> SweepRecyclingNow();
+
   // The port the server is bound to (the chosen one when the option said 0).
   int port() const { return port_; }
   // Options::listen_address with the bound port, e.g. "127.0.0.1:41234".
@@ -137,7 +149,9 @@ class CustodianServer {
   absl::Status Bootstrap();
   // The sweeper thread's loop: sweeps every interval until stopped.
   void SweepLoop();
-  // Stops the sweeper thread and waits for it. Idempotent.
+  // The recycling thread's loop: a pass every interval until stopped.
+  void RecycleLoop();
+  // Stops the sweeper threads and waits for them. Idempotent.
   void StopSweeper();
   // Closes the store (once) and returns the result.
   absl::Status CloseStore();
@@ -170,6 +184,9 @@ class CustodianServer {
   std::unique_ptr<WorkerPool> workers_;
   std::unique_ptr<AssignmentServiceImpl> assignment_service_;
   std::unique_ptr<OwnershipServiceImpl> ownership_service_;
+  std::unique_ptr<PoolDesk> desk_;
+  std::unique_ptr<RecyclingSweeper> recycler_;
+  std::unique_ptr<PoolServiceImpl> pool_service_;
 
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
@@ -179,6 +196,7 @@ class CustodianServer {
   absl::Mutex sweeper_mu_;
   bool stop_sweeper_ ABSL_GUARDED_BY(sweeper_mu_) = false;
   std::thread sweeper_;
+  std::thread recycler_thread_;
 
   absl::Mutex shutdown_mu_;
   bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;

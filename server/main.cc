@@ -72,6 +72,7 @@ int Run(int argc, char** argv) {
                    "names as keys (listen_address, data_dir, sync_writes, "
                    "roster_file, ruleset_file, max_request_bytes, "
                    "idempotency_window, idempotency_sweep_interval, "
+                   "recycling_sweep_interval, "
                    "shutdown_grace, workers); flags override it.\n\n",
                    kExitCodes));
 
@@ -85,6 +86,8 @@ int Run(int argc, char** argv) {
       absl::FormatDuration(defaults.idempotency_window);
   std::string sweep_interval =
       absl::FormatDuration(defaults.idempotency_sweep_interval);
+  std::string recycling_interval =
+      absl::FormatDuration(defaults.recycling_sweep_interval);
   std::string shutdown_grace = absl::FormatDuration(defaults.shutdown_grace);
   int workers = defaults.workers;
 
@@ -139,6 +142,12 @@ int Run(int argc, char** argv) {
                      "how often expired request-id records are deleted")
           ->capture_default_str()
           ->type_name("DURATION");
+  CLI::Option* recycling_flag =
+      app.add_option("--recycling-sweep-interval", recycling_interval,
+                     "how often neglected customers are moved back to their "
+                     "pool (policies.recycling)")
+          ->capture_default_str()
+          ->type_name("DURATION");
   CLI::Option* grace_flag =
       app.add_option("--shutdown-grace", shutdown_grace,
                      "on SIGTERM/SIGINT, how long in-flight calls may run "
@@ -190,6 +199,8 @@ int Run(int argc, char** argv) {
                        &options.idempotency_window) ||
       !SetDurationFlag(sweep_flag, sweep_interval,
                        &options.idempotency_sweep_interval) ||
+      !SetDurationFlag(recycling_flag, recycling_interval,
+                       &options.recycling_sweep_interval) ||
       !SetDurationFlag(grace_flag, shutdown_grace, &options.shutdown_grace)) {
     return kExitUsage;
   }

@@ -106,12 +106,17 @@ absl::Status ValidateDuration(absl::string_view name, absl::Duration value,
 }
 
 // The keys a config file may set: the names of the Options fields.
-constexpr absl::string_view kOptionNames[] = {
-    "listen_address",     "data_dir",
-    "sync_writes",        "ruleset_file",
-    "roster_file",        "max_request_bytes",
-    "idempotency_window", "idempotency_sweep_interval",
-    "shutdown_grace",     "workers"};
+constexpr absl::string_view kOptionNames[] = {"listen_address",
+                                              "data_dir",
+                                              "sync_writes",
+                                              "ruleset_file",
+                                              "roster_file",
+                                              "max_request_bytes",
+                                              "idempotency_window",
+                                              "idempotency_sweep_interval",
+                                              "recycling_sweep_interval",
+                                              "shutdown_grace",
+                                              "workers"};
 
 bool IsOptionName(absl::string_view name) {
   for (absl::string_view option : kOptionNames) {
@@ -179,6 +184,9 @@ std::string SetOption(absl::string_view key, const std::string& value,
   }
   if (key == "idempotency_sweep_interval") {
     duration_option = &options->idempotency_sweep_interval;
+  }
+  if (key == "recycling_sweep_interval") {
+    duration_option = &options->recycling_sweep_interval;
   }
   if (key == "shutdown_grace") duration_option = &options->shutdown_grace;
   if (duration_option != nullptr) {
@@ -291,6 +299,12 @@ absl::Status ValidateOptions(const Options& options) {
   }
   if (absl::Status s = ValidateDuration("idempotency_sweep_interval",
                                         options.idempotency_sweep_interval,
+                                        absl::ZeroDuration(), false);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ValidateDuration("recycling_sweep_interval",
+                                        options.recycling_sweep_interval,
                                         absl::ZeroDuration(), false);
       !s.ok()) {
     return s;

@@ -77,6 +77,12 @@ struct Options {
   // reclaims their space.
   absl::Duration idempotency_sweep_interval = absl::Minutes(10);
 
+  // How often the recycling sweeper (recycling_sweeper.h) moves neglected
+  // ownership back to its pool per policies.recycling. Must be > 0. A
+  // customer becomes due when its rule starts to hold and is recycled by the
+  // next pass.
+  absl::Duration recycling_sweep_interval = absl::Minutes(5);
+
   // On SIGTERM/SIGINT: how long in-flight calls may run before they are
   // cancelled (main.cc passes now + this to CustodianServer::Shutdown).
   // Must be >= 0.
@@ -115,7 +121,8 @@ absl::StatusOr<absl::Duration> ParseDurationOption(absl::string_view name,
 // names; options it does not name keep their value. The file is a mapping
 // whose keys are the option names above (listen_address, data_dir,
 // sync_writes, ruleset_file, roster_file, max_request_bytes,
-// idempotency_window, idempotency_sweep_interval, shutdown_grace, workers),
+// idempotency_window, idempotency_sweep_interval, recycling_sweep_interval,
+// shutdown_grace, workers),
 // each with a scalar value: text, true/false for sync_writes, a number for
 // max_request_bytes and workers, a duration (ParseDurationOption) for the
 // durations. An empty file sets nothing.

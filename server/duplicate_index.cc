@@ -1,0 +1,216 @@
+#include "server/duplicate_index.h"
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "custodian/storage/v1/records.pb.h"
+#include "rules/names.h"
+#include "server/duplicate_keys.h"
+#include "server/ownership_book.h"
+#include "storage/keys.h"
+
+namespace custodian::server {
+namespace {
+
+using storage::KeyBuilder;
+using storage::KeyReader;
+using storage::Table;
+
+std::string DuplicatePrefix(v1::MatchKey kind, absl::string_view value) {
+  return KeyBuilder().AddString("dup").AddInt64(kind).AddString(value).Build();
+}
+
+google::protobuf::RepeatedField<int> AllKinds() {
+  google::protobuf::RepeatedField<int> kinds;
+  kinds.Add(v1::TAX_ID);
+  kinds.Add(v1::EMAIL_DOMAIN);
+  kinds.Add(v1::NAME);
+  return kinds;
+}
+
+// Reader: Transaction or Snapshot (both have Get and Scan).
+template <typename Reader>
+absl::StatusOr<std::vector<v1::DuplicateMatch>> Find(
+    Reader& reader, const v1::Customer& customer,
+    const google::protobuf::RepeatedField<int>& match_on) {
+  ASSIGN_OR_RETURN(std::vector<DuplicateKey> keys,
+                   DuplicateKeysOf(customer, match_on));
+  std::vector<v1::DuplicateMatch> out;
+  absl::flat_hash_set<std::string> seen;
+  for (const DuplicateKey& key : keys) {
+    const std::string prefix = DuplicatePrefix(key.kind, key.value);
+    std::vector<std::string> ids;
+    {
+      std::unique_ptr<storage::ScanIterator> it =
+          reader.Scan(Table::kIndexes, prefix);
+      for (; it->Valid(); it->Next()) {
+        KeyReader k(it->key().substr(prefix.size()));
+        std::string id;
+        RETURN_IF_ERROR(k.ReadString(&id));
+        ids.push_back(std::move(id));
+      }
+      RETURN_IF_ERROR(it->status());
+    }
+    for (std::string& id : ids) {
+      if (id == customer.id() || !seen.insert(id).second) continue;
+      v1::DuplicateMatch match;
+      match.set_customer_id(id);
+      match.set_key(std::string(MatchKeyName(key.kind)));
+      match.set_value(key.value);
+      std::string bytes;
+      absl::Status s = reader.Get(Table::kCustomers, CustomerKey(id), &bytes);
+      if (s.ok()) {
+        storage::v1::CustomerRecord record;
+        if (!record.ParseFromString(bytes)) {
+          return absl::DataLossError(absl::StrCat(
+              "the record of customer ", rules::Quote(id), " does not parse"));
+        }
+        *match.mutable_create_time() = record.create_time();
+      } else if (!absl::IsNotFound(s)) {
+        return s;
+      }
+      out.push_back(std::move(match));
+    }
+  }
+  std::stable_sort(
+      out.begin(), out.end(),
+      [](const v1::DuplicateMatch& a, const v1::DuplicateMatch& b) {
+        const auto ta =
+            std::make_pair(a.create_time().seconds(), a.create_time().nanos());
+        const auto tb =
+            std::make_pair(b.create_time().seconds(), b.create_time().nanos());
+        if (ta != tb) return ta < tb;
+        return a.customer_id() < b.customer_id();
+      });
+  return out;
+}
+
+}  // namespace
+
+std::string DuplicateIndexKey(v1::MatchKey kind, absl::string_view value,
+                              absl::string_view customer_id) {
+  return KeyBuilder(DuplicatePrefix(kind, value))
+      .AddString(customer_id)
+      .Build();
+}
+
+absl::Status StageDuplicateKeys(storage::Transaction& txn,
+                                const v1::Customer* before,
+                                const v1::Customer& after) {
+  const google::protobuf::RepeatedField<int> kinds = AllKinds();
+  ASSIGN_OR_RETURN(std::vector<DuplicateKey> new_keys,
+                   DuplicateKeysOf(after, kinds));
+  std::vector<DuplicateKey> old_keys;
+  if (before != nullptr) {
+    absl::StatusOr<std::vector<DuplicateKey>> old =
+        DuplicateKeysOf(*before, kinds);
+    // A stored value that no longer normalizes has no entry to delete.
+    if (old.ok()) old_keys = *std::move(old);
+  }
+  for (const DuplicateKey& k : old_keys) {
+    if (std::find(new_keys.begin(), new_keys.end(), k) != new_keys.end()) {
+      continue;
+    }
+    RETURN_IF_ERROR(txn.DeleteUnlocked(
+        Table::kIndexes, DuplicateIndexKey(k.kind, k.value, after.id())));
+  }
+  for (const DuplicateKey& k : new_keys) {
+    if (std::find(old_keys.begin(), old_keys.end(), k) != old_keys.end()) {
+      continue;
+    }
+    RETURN_IF_ERROR(txn.PutUnlocked(
+        Table::kIndexes, DuplicateIndexKey(k.kind, k.value, after.id()), ""));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<v1::DuplicateMatch>> FindDuplicates(
+    storage::Transaction& txn, const v1::Customer& customer,
+    const google::protobuf::RepeatedField<int>& match_on) {
+  return Find(txn, customer, match_on);
+}
+
+absl::StatusOr<std::vector<v1::DuplicateMatch>> FindDuplicates(
+    storage::Snapshot& snapshot, const v1::Customer& customer,
+    const google::protobuf::RepeatedField<int>& match_on) {
+  return Find(snapshot, customer, match_on);
+}
+
+absl::Status RouteDuplicates(storage::Transaction& txn,
+                             const AssignmentPlanner& planner,
+                             const v1::Customer& customer,
+                             const RosterIndex& roster,
+                             const v1::Policies& policies,
+                             AssignmentPlan* plan) {
+  const v1::DuplicatesPolicy& dup = policies.duplicates();
+  if (dup.match_on_size() == 0) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::vector<v1::DuplicateMatch> matches,
+                   FindDuplicates(txn, customer, dup.match_on()));
+  if (matches.empty()) return absl::OkStatus();
+  const bool route = dup.on_match() != v1::FLAG_ONLY;
+  const std::string& oldest = matches.front().customer_id();
+  for (DepartmentPlan& d : plan->departments) {
+    for (const v1::DuplicateMatch& m : matches) {
+      *d.after.mutable_explanation()->add_duplicates() = m;
+    }
+    if (!route) continue;
+    std::string bytes;
+    absl::Status s =
+        txn.Get(Table::kOwnerships, OwnershipKey(oldest, d.department), &bytes);
+    if (absl::IsNotFound(s)) continue;
+    RETURN_IF_ERROR(s);
+    v1::Ownership existing;
+    if (!existing.ParseFromString(bytes)) {
+      return absl::DataLossError(
+          absl::StrCat("the ownership of customer ", rules::Quote(oldest),
+                       " in department ", d.department, " does not parse"));
+    }
+    v1::Ownership after;
+    after.set_customer_id(customer.id());
+    after.set_department(d.department);
+    std::optional<CapacityReservation> reservation;
+    switch (existing.state()) {
+      case v1::Ownership::ACTIVE:
+      case v1::Ownership::FROZEN: {
+        std::optional<RosterIndex::Seat> seat =
+            roster.FindSeat(d.department, existing.rep());
+        ASSIGN_OR_RETURN(
+            PickResult pick,
+            planner.ReserveRep(d.department, existing.rep(), roster, policies));
+        if (!seat.has_value() || !pick.picked()) continue;  // rules decide
+        after.set_state(v1::Ownership::ACTIVE);
+        after.set_rep(existing.rep());
+        after.set_team(seat->team->id());
+        reservation = std::move(pick.reservation);
+        break;
+      }
+      case v1::Ownership::POOLED:
+        after.set_state(v1::Ownership::POOLED);
+        after.set_pool(existing.pool());
+        break;
+      default:
+        continue;  // no owner to route to
+    }
+    v1::OwnershipExplanation* explanation = after.mutable_explanation();
+    *explanation->mutable_segments() = d.after.explanation().segments();
+    *explanation->mutable_duplicates() = d.after.explanation().duplicates();
+    explanation->set_target_used("duplicate");
+    after.set_ruleset_version(d.after.ruleset_version());
+    if (d.reservation.has_value()) d.reservation->Release();
+    d.reservation = std::move(reservation);
+    d.reservation_moves_cursor = false;
+    d.after = std::move(after);
+    d.changed = true;
+    d.cause = v1::OwnershipEvent::DUPLICATE_OF;
+    d.owned_deltas =
+        OwnedDeltas(d.before.has_value() ? &*d.before : nullptr, d.after);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace custodian::server

@@ -1,0 +1,78 @@
+// The duplicate-matching index (查重) and duplicate routing on intake.
+//
+// Index. Every customer record has one entry per normalized key it has
+// (duplicate_keys.h; all three kinds, whatever the active policy, so a
+// policy change needs no re-indexing), staged in the same transaction as
+// the record by StageDuplicateKeys:
+//   kIndexes ("dup", kind: int64, value, customer) -> ""
+// The entries include the customer, whose record the writer holds locked,
+// so they are written without locks (Transaction::PutUnlocked). Two new
+// customers with the same key committed at the same moment do not see
+// each other (neither is routed to the other); every later one sees both.
+//
+// FindDuplicates lists the other customers sharing a key of the policy's
+// match_on, each once (under the first key of match_on it matches on),
+// oldest first: by the existing customer's create_time, then customer id.
+//
+// RouteDuplicates applies policies.duplicates to the plan of a NEW
+// customer: every department plan lists the matches in its explanation;
+// with ROUTE_TO_EXISTING_OWNER, a department where the oldest match has an
+// owner gets that owner instead of the rules' choice, with cause
+// DUPLICATE_OF and explanation.target_used "duplicate": the same rep when
+// the match is ACTIVE or FROZEN with it (ACTIVE, in the rep's seat team;
+// the rep must be ACTIVE and have room, as for a fixed rep, else the rules'
+// choice stands) or the same pool when the match is POOLED. A match that is
+// PENDING_APPROVAL, ORPHANED or UNOWNED routes nothing. FLAG_ONLY assigns
+// normally and only lists the matches.
+//
+// Thread-safe: functions over the caller's transaction or snapshot.
+#ifndef CUSTODIAN_SERVER_DUPLICATE_INDEX_H_
+#define CUSTODIAN_SERVER_DUPLICATE_INDEX_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "custodian/v1/customer.pb.h"
+#include "custodian/v1/ownership.pb.h"
+#include "custodian/v1/ruleset.pb.h"
+#include "server/assignment_planner.h"
+#include "storage/store.h"
+
+namespace custodian::server {
+
+std::string DuplicateIndexKey(v1::MatchKey kind, absl::string_view value,
+                              absl::string_view customer_id);
+
+// Stages the index entries of `after`, deleting those of `before` (the
+// stored customer, null for a new one) that it no longer has.
+// INVALID_ARGUMENT naming the field when a key value is not valid UTF-8;
+// the store's errors. REQUIRES: the customer record is locked by `txn`.
+absl::Status StageDuplicateKeys(storage::Transaction& txn,
+                                const v1::Customer* before,
+                                const v1::Customer& after);
+
+// The customers other than `customer` sharing one of its keys of
+// `match_on`, oldest first (see the top). Reads without locks.
+absl::StatusOr<std::vector<v1::DuplicateMatch>> FindDuplicates(
+    storage::Transaction& txn, const v1::Customer& customer,
+    const google::protobuf::RepeatedField<int>& match_on);
+absl::StatusOr<std::vector<v1::DuplicateMatch>> FindDuplicates(
+    storage::Snapshot& snapshot, const v1::Customer& customer,
+    const google::protobuf::RepeatedField<int>& match_on);
+
+// See the top. `plan` is Plan(kReserve)'s for a customer with no stored
+// record; `planner` made it. Reads the oldest match's ownerships without
+// locks. The store's and the allocator's errors.
+absl::Status RouteDuplicates(storage::Transaction& txn,
+                             const AssignmentPlanner& planner,
+                             const v1::Customer& customer,
+                             const RosterIndex& roster,
+                             const v1::Policies& policies,
+                             AssignmentPlan* plan);
+
+}  // namespace custodian::server
+
+#endif  // CUSTODIAN_SERVER_DUPLICATE_INDEX_H_

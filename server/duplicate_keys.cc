@@ -1,0 +1,209 @@
+#include "server/duplicate_keys.h"
+
+#include <utf8proc.h>
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+
+namespace custodian::server {
+
+const char* const kLegalSuffixWords[] = {
+    "co",      "company",  "corp",  "corporation", "inc", "incorporated", "ltd",
+    "limited", "llc",      "llp",   "lp",          "plc", "gmbh",         "ag",
+    "kg",      "sa",       "sarl",  "srl",         "spa", "bv",           "nv",
+    "ab",      "oy",       "as",    "pte",         "pty", "pvt",          "kk",
+    "group",   "holdings", nullptr,
+};
+
+// Longest first, so 股份有限公司 is removed whole, not as 有限公司 + 股份.
+const char* const kLegalSuffixesZh[] = {
+    "集团股份有限公司",
+    "集团有限责任公司",
+    "集团有限公司",
+    "股份有限公司",
+    "有限责任公司",
+    "有限公司",
+    "股份公司",
+    "控股集团",
+    "集团公司",
+    "集团",
+    "公司",
+    nullptr,
+};
+
+namespace {
+
+absl::Status NotUtf8(absl::string_view field) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, ": is not valid UTF-8"));
+}
+
+bool IsWordCodePoint(utf8proc_int32_t cp) {
+  switch (utf8proc_category(cp)) {
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_MC:
+    case UTF8PROC_CATEGORY_ME:
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_NO:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Splits NFKC case-folded `text` into words (see the top of the header).
+std::vector<std::string> Words(absl::string_view text) {
+  std::vector<std::string> words;
+  std::string word;
+  const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(text.data());
+  utf8proc_ssize_t left = static_cast<utf8proc_ssize_t>(text.size());
+  while (left > 0) {
+    utf8proc_int32_t cp = 0;
+    const utf8proc_ssize_t n = utf8proc_iterate(p, left, &cp);
+    if (n <= 0) break;  // REQUIRES valid UTF-8: checked by NfkcCaseFold
+    if (IsWordCodePoint(cp)) {
+      word.append(reinterpret_cast<const char*>(p), static_cast<size_t>(n));
+    } else if (!word.empty()) {
+      words.push_back(std::move(word));
+      word.clear();
+    }
+    p += n;
+    left -= n;
+  }
+  if (!word.empty()) words.push_back(std::move(word));
+  return words;
+}
+
+bool IsSuffixWord(absl::string_view word) {
+  for (const char* const* s = kLegalSuffixWords; *s != nullptr; ++s) {
+    if (word == *s) return true;
+  }
+  return false;
+}
+
+// Removes one legal suffix from the end of `words`; false if none.
+bool StripOneSuffix(std::vector<std::string>& words) {
+  if (words.empty()) return false;
+  std::string& last = words.back();
+  if (IsSuffixWord(last)) {
+    words.pop_back();
+    return true;
+  }
+  for (const char* const* s = kLegalSuffixesZh; *s != nullptr; ++s) {
+    if (absl::EndsWith(last, *s)) {
+      last.resize(last.size() - std::char_traits<char>::length(*s));
+      if (last.empty()) words.pop_back();
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> NfkcCaseFold(absl::string_view field,
+                                         absl::string_view text) {
+  if (text.empty()) return std::string();
+  utf8proc_uint8_t* out = nullptr;
+  const utf8proc_ssize_t n = utf8proc_map(
+      reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
+      static_cast<utf8proc_ssize_t>(text.size()), &out,
+      static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE |
+                                     UTF8PROC_COMPAT | UTF8PROC_CASEFOLD));
+  std::unique_ptr<utf8proc_uint8_t, decltype(&std::free)> owned(out,
+                                                                &std::free);
+  if (n < 0) return NotUtf8(field);
+  return std::string(reinterpret_cast<const char*>(out),
+                     static_cast<size_t>(n));
+}
+
+absl::StatusOr<std::string> NormalizeTaxId(absl::string_view tax_id) {
+  // Exact; validated as UTF-8 so that keys are always text.
+  absl::StatusOr<std::string> checked = NfkcCaseFold("tax_id", tax_id);
+  if (!checked.ok()) return checked.status();
+  return std::string(absl::StripAsciiWhitespace(tax_id));
+}
+
+absl::StatusOr<std::string> NormalizeEmailDomain(absl::string_view domain) {
+  absl::StatusOr<std::string> folded = NfkcCaseFold("email_domain", domain);
+  if (!folded.ok()) return folded.status();
+  absl::string_view v = absl::StripAsciiWhitespace(*folded);
+  absl::ConsumePrefix(&v, "@");
+  while (absl::ConsumeSuffix(&v, ".")) {
+  }
+  return std::string(v);
+}
+
+absl::StatusOr<std::string> NormalizeCompanyName(absl::string_view name) {
+  absl::StatusOr<std::string> folded = NfkcCaseFold("name", name);
+  if (!folded.ok()) return folded.status();
+  std::vector<std::string> words = Words(*folded);
+  std::vector<std::string> stripped = words;
+  while (StripOneSuffix(stripped)) {
+  }
+  return absl::StrJoin(stripped.empty() ? words : stripped, "");
+}
+
+absl::string_view MatchKeyName(v1::MatchKey kind) {
+  switch (kind) {
+    case v1::TAX_ID:
+      return "tax_id";
+    case v1::EMAIL_DOMAIN:
+      return "email_domain";
+    case v1::NAME:
+      return "name";
+    default:
+      return "unspecified";
+  }
+}
+
+absl::StatusOr<std::vector<DuplicateKey>> DuplicateKeysOf(
+    const v1::Customer& customer,
+    const google::protobuf::RepeatedField<int>& match_on) {
+  std::vector<DuplicateKey> keys;
+  for (int i = 0; i < match_on.size(); ++i) {
+    absl::StatusOr<std::string> value;
+    absl::string_view field;
+    switch (match_on[i]) {
+      case v1::TAX_ID:
+        value = NormalizeTaxId(customer.tax_id());
+        field = "customer.tax_id";
+        break;
+      case v1::EMAIL_DOMAIN:
+        value = NormalizeEmailDomain(customer.email_domain());
+        field = "customer.email_domain";
+        break;
+      case v1::NAME:
+        value = NormalizeCompanyName(customer.name());
+        field = "customer.name";
+        break;
+      default:
+        return absl::InvalidArgumentError(
+            absl::StrCat("match_on[", i, "]: ", match_on[i],
+                         " is not a match key (tax_id, email_domain, name)"));
+    }
+    if (!value.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": is not valid UTF-8"));
+    }
+    if (value->empty()) continue;
+    keys.push_back({static_cast<v1::MatchKey>(match_on[i]), *std::move(value)});
+  }
+  return keys;
+}
+
+}  // namespace custodian::server
