@@ -19,12 +19,15 @@ PACKAGES=(
   libgmock-dev
   libgrpc++-dev
   libgtest-dev
+  libjwt-dev
   libprotobuf-dev
   libre2-dev
   librocksdb-dev
+  libssl-dev
   libyaml-cpp-dev
   ninja-build
   nlohmann-json3-dev
+  openssl
   pkg-config
   protobuf-compiler
   protobuf-compiler-grpc
