@@ -171,6 +171,35 @@ absl::StatusOr<std::string> ReadRosterBytes(storage::Transaction& txn) {
   return value;
 }
 
+// The resources an audit record of an ownership change names.
+std::vector<std::string> OwnershipResources(const v1::Ownership& o) {
+  std::vector<std::string> out = {
+      absl::StrCat("customers/", o.customer_id()),
+      absl::StrCat("customers/", o.customer_id(), "/departments/",
+                   o.department())};
+  if (!o.rep().empty()) out.push_back(absl::StrCat("reps/", o.rep()));
+  return out;
+}
+
+// The customer and each department whose ownership an Assign changed.
+std::vector<std::string> AssignResources(const v1::AssignResponse& r) {
+  std::vector<std::string> out = {absl::StrCat("customers/", r.customer_id())};
+  for (const v1::DepartmentAssignment& d : r.departments()) {
+    if (!d.changed()) continue;
+    out.push_back(absl::StrCat("customers/", r.customer_id(), "/departments/",
+                               d.ownership().department()));
+  }
+  return out;
+}
+
+std::string AssignOutcome(const v1::AssignResponse& r) {
+  int changed = 0;
+  for (const v1::DepartmentAssignment& d : r.departments()) {
+    changed += d.changed() ? 1 : 0;
+  }
+  return absl::StrCat("OK: ", changed, " department(s) changed");
+}
+
 // Runs a mutation: up to `max_attempts` transactions of `attempt`, each
 // committed; after a commit that succeeded (or whose outcome is unknown)
 // finishes the plans in the allocator and, after a success, the events in
@@ -219,7 +248,7 @@ absl::Status RunMutation(
 // Assign, UpdateCustomer, BatchAssign
 
 absl::StatusOr<v1::AssignResponse> Assigner::Assign(
-    const v1::AssignRequest& request, absl::string_view actor) {
+    const v1::AssignRequest& request, const Actor& actor) {
   FieldErrors errors;
   CheckCustomer("customer", request.has_customer(), request.customer(),
                 &errors);
@@ -231,7 +260,7 @@ absl::StatusOr<v1::AssignResponse> Assigner::Assign(
 }
 
 absl::StatusOr<v1::AssignResponse> Assigner::UpdateCustomer(
-    const v1::UpdateCustomerRequest& request, absl::string_view actor) {
+    const v1::UpdateCustomerRequest& request, const Actor& actor) {
   FieldErrors errors;
   CheckCustomer("customer", request.has_customer(), request.customer(),
                 &errors);
@@ -243,7 +272,7 @@ absl::StatusOr<v1::AssignResponse> Assigner::UpdateCustomer(
 }
 
 absl::StatusOr<v1::BatchAssignResponse> Assigner::BatchAssign(
-    const v1::BatchAssignRequest& request, absl::string_view actor) {
+    const v1::BatchAssignRequest& request, const Actor& actor) {
   FieldErrors errors;
   if (request.requests_size() < 1 ||
       request.requests_size() > kMaxBatchAssign) {
@@ -323,7 +352,7 @@ absl::StatusOr<v1::BatchAssignResponse> Assigner::BatchAssign(
 absl::StatusOr<v1::AssignResponse> Assigner::AssignCustomer(
     absl::string_view method, const google::protobuf::Message& request,
     const v1::Customer& customer, absl::string_view request_id,
-    absl::string_view actor, bool require_known) {
+    const Actor& actor, bool require_known) {
   const RulesetRegistry::Active active = options_.rulesets->ActiveRuleset();
   if (active.ruleset == nullptr) {
     return absl::FailedPreconditionError(
@@ -419,6 +448,9 @@ absl::StatusOr<v1::AssignResponse> Assigner::AssignCustomer(
           }
           effects.plans.push_back(std::move(d));
         }
+        RETURN_IF_ERROR(StageAuditRecord(txn, actor, method, request_id,
+                                         AssignResources(response),
+                                         AssignOutcome(response), now));
         return idempotency_.Record(txn, method, request_id, fingerprint,
                                    SerializeDeterministic(response), now);
       }));
@@ -503,7 +535,7 @@ absl::StatusOr<v1::Customer> Assigner::GetCustomer(
 // Transfer, Approve, Reject
 
 absl::StatusOr<v1::Ownership> Assigner::Transfer(
-    const v1::TransferRequest& request, absl::string_view actor) {
+    const v1::TransferRequest& request, const Actor& actor) {
   FieldErrors errors;
   CheckName("customer_id", request.customer_id(), true, rules::CheckCustomerId,
             &errors);
@@ -601,6 +633,9 @@ absl::StatusOr<v1::Ownership> Assigner::Transfer(
               current->state() == v1::Ownership::ACTIVE &&
               current->rep() == rep_id) {
             response = *current;  // already theirs: nothing to change
+            RETURN_IF_ERROR(StageAuditRecord(
+                txn, actor, kTransferMethod, request.request_id(),
+                OwnershipResources(response), "OK: no change", now));
             return idempotency_.Record(txn, kTransferMethod,
                                        request.request_id(), fingerprint,
                                        SerializeDeterministic(response), now);
@@ -645,6 +680,9 @@ absl::StatusOr<v1::Ownership> Assigner::Transfer(
               current->state() == v1::Ownership::POOLED &&
               current->pool() == pool_id) {
             response = *current;
+            RETURN_IF_ERROR(StageAuditRecord(
+                txn, actor, kTransferMethod, request.request_id(),
+                OwnershipResources(response), "OK: no change", now));
             return idempotency_.Record(txn, kTransferMethod,
                                        request.request_id(), fingerprint,
                                        SerializeDeterministic(response), now);
@@ -669,6 +707,9 @@ absl::StatusOr<v1::Ownership> Assigner::Transfer(
         response = pending.events().back().after();
         effects.events.Append(std::move(pending));
         effects.plans.push_back(std::move(plan));
+        RETURN_IF_ERROR(StageAuditRecord(
+            txn, actor, kTransferMethod, request.request_id(),
+            OwnershipResources(response), "OK: transferred", now));
         return idempotency_.Record(txn, kTransferMethod, request.request_id(),
                                    fingerprint,
                                    SerializeDeterministic(response), now);
@@ -719,7 +760,7 @@ absl::StatusOr<v1::Ownership> ReadPending(storage::Transaction& txn,
 }  // namespace
 
 absl::StatusOr<v1::Ownership> Assigner::Approve(
-    const v1::ApproveRequest& request, absl::string_view actor) {
+    const v1::ApproveRequest& request, const Actor& actor) {
   RETURN_IF_ERROR(CheckDecisionRequest(request.customer_id(),
                                        request.department(), request.reason(),
                                        false, request.request_id(), actor));
@@ -752,6 +793,9 @@ absl::StatusOr<v1::Ownership> Assigner::Approve(
         ASSIGN_OR_RETURN(PendingEvents events, options_.book->Stage(txn, spec));
         response = events.events().back().after();
         effects.events.Append(std::move(events));
+        RETURN_IF_ERROR(StageAuditRecord(
+            txn, actor, kApproveMethod, request.request_id(),
+            OwnershipResources(response), "OK: approved", now));
         return idempotency_.Record(txn, kApproveMethod, request.request_id(),
                                    fingerprint,
                                    SerializeDeterministic(response), now);
@@ -760,7 +804,7 @@ absl::StatusOr<v1::Ownership> Assigner::Approve(
 }
 
 absl::StatusOr<v1::Ownership> Assigner::Reject(const v1::RejectRequest& request,
-                                               absl::string_view actor) {
+                                               const Actor& actor) {
   RETURN_IF_ERROR(CheckDecisionRequest(request.customer_id(),
                                        request.department(), request.reason(),
                                        true, request.request_id(), actor));
@@ -819,6 +863,9 @@ absl::StatusOr<v1::Ownership> Assigner::Reject(const v1::RejectRequest& request,
         }
         effects.events.Append(std::move(events));
         effects.plans.push_back(std::move(plan));
+        RETURN_IF_ERROR(StageAuditRecord(
+            txn, actor, kRejectMethod, request.request_id(),
+            OwnershipResources(response), "OK: rejected", now));
         return idempotency_.Record(txn, kRejectMethod, request.request_id(),
                                    fingerprint,
                                    SerializeDeterministic(response), now);

@@ -78,6 +78,7 @@
 #include "custodian/v1/ownership.pb.h"
 #include "custodian/v1/ownership_requests.pb.h"
 #include "server/assignment_planner.h"
+#include "server/audit_log.h"
 #include "server/idempotency.h"
 #include "server/ownership_book.h"
 #include "server/ruleset_registry.h"
@@ -144,7 +145,7 @@ class Assigner {
   // as stored after the call and whether this call changed it. Errors: see
   // the top of this file.
   absl::StatusOr<v1::AssignResponse> Assign(const v1::AssignRequest& request,
-                                            absl::string_view actor);
+                                            const Actor& actor);
 
   // BatchAssign by `actor`: 1-1000 requests, each an independent Assign in
   // its own transaction (recorded under its own request_id as an Assign);
@@ -156,7 +157,7 @@ class Assigner {
   // `requests` when there are none or more than 1000 (then nothing is
   // processed), or naming `actor`.
   absl::StatusOr<v1::BatchAssignResponse> BatchAssign(
-      const v1::BatchAssignRequest& request, absl::string_view actor);
+      const v1::BatchAssignRequest& request, const Actor& actor);
 
   // Evaluate: exactly the answer Assign would give now for this customer
   // (the same plan, made with TeamAllocator::Peek), writing nothing,
@@ -177,7 +178,7 @@ class Assigner {
   // drift is flagged; reassign: moved), and departments without an owner
   // are assigned. NOT_FOUND for an unknown customer (use Assign).
   absl::StatusOr<v1::AssignResponse> UpdateCustomer(
-      const v1::UpdateCustomerRequest& request, absl::string_view actor);
+      const v1::UpdateCustomerRequest& request, const Actor& actor);
 
   // Transfer by `actor` (cause TRANSFER, with the reason):
   //   to a rep: the rep must be ACTIVE and a member of a (non-pool) team of
@@ -194,13 +195,13 @@ class Assigner {
   // customer must be known (NOT_FOUND); a FROZEN ownership is
   // FAILED_PRECONDITION. Returns the ownership as stored.
   absl::StatusOr<v1::Ownership> Transfer(const v1::TransferRequest& request,
-                                         absl::string_view actor);
+                                         const Actor& actor);
 
   // Approve by `actor`: PENDING_APPROVAL -> ACTIVE with the same rep
   // (cause APPROVAL, reason optional). FAILED_PRECONDITION when the
   // ownership is not pending; NOT_FOUND when there is none.
   absl::StatusOr<v1::Ownership> Approve(const v1::ApproveRequest& request,
-                                        absl::string_view actor);
+                                        const Actor& actor);
 
   // Reject by `actor` (cause REJECTION, reason required): the pending
   // ownership goes to the next eligible member of the same team (the
@@ -209,7 +210,7 @@ class Assigner {
   // PlanReject). FAILED_PRECONDITION when not pending; NOT_FOUND when there
   // is none.
   absl::StatusOr<v1::Ownership> Reject(const v1::RejectRequest& request,
-                                       absl::string_view actor);
+                                       const Actor& actor);
 
  private:
   explicit Assigner(Options options);
@@ -221,7 +222,7 @@ class Assigner {
   absl::StatusOr<v1::AssignResponse> AssignCustomer(
       absl::string_view method, const google::protobuf::Message& request,
       const v1::Customer& customer, absl::string_view request_id,
-      absl::string_view actor, bool require_known);
+      const Actor& actor, bool require_known);
 
   Options options_;
   Idempotency idempotency_;

@@ -13,10 +13,12 @@ grpc::ServerUnaryReactor* AssignmentServiceImpl::Assign(
   absl::StatusOr<Caller> caller = authorizer_->Authorize(
       *context, "custodian.v1.AssignmentService.Assign", *request);
   if (!caller.ok()) return FinishError(context, caller.status());
-  return FinishUnaryOnPool(*pool_, context, response,
-                           [this, request, actor = caller->principal.id] {
-                             return assigner_->Assign(*request, actor);
-                           });
+  return FinishUnaryOnPool(
+      *pool_, context, response,
+      [this, request,
+       actor = ActorOf(*caller, "custodian.v1.AssignmentService.Assign")] {
+        return assigner_->Assign(*request, actor);
+      });
 }
 
 grpc::ServerUnaryReactor* AssignmentServiceImpl::BatchAssign(
@@ -25,10 +27,12 @@ grpc::ServerUnaryReactor* AssignmentServiceImpl::BatchAssign(
   absl::StatusOr<Caller> caller = authorizer_->Authorize(
       *context, "custodian.v1.AssignmentService.BatchAssign", *request);
   if (!caller.ok()) return FinishError(context, caller.status());
-  return FinishUnaryOnPool(*pool_, context, response,
-                           [this, request, actor = caller->principal.id] {
-                             return assigner_->BatchAssign(*request, actor);
-                           });
+  return FinishUnaryOnPool(
+      *pool_, context, response,
+      [this, request,
+       actor = ActorOf(*caller, "custodian.v1.AssignmentService.BatchAssign")] {
+        return assigner_->BatchAssign(*request, actor);
+      });
 }
 
 grpc::ServerUnaryReactor* AssignmentServiceImpl::Evaluate(
@@ -55,10 +59,13 @@ grpc::ServerUnaryReactor* AssignmentServiceImpl::UpdateCustomer(
   absl::StatusOr<Caller> caller = authorizer_->Authorize(
       *context, "custodian.v1.AssignmentService.UpdateCustomer", *request);
   if (!caller.ok()) return FinishError(context, caller.status());
-  return FinishUnaryOnPool(*pool_, context, response,
-                           [this, request, actor = caller->principal.id] {
-                             return assigner_->UpdateCustomer(*request, actor);
-                           });
+  return FinishUnaryOnPool(
+      *pool_, context, response,
+      [this, request,
+       actor =
+           ActorOf(*caller, "custodian.v1.AssignmentService.UpdateCustomer")] {
+        return assigner_->UpdateCustomer(*request, actor);
+      });
 }
 
 }  // namespace custodian::server

@@ -10,7 +10,7 @@
 #include <openssl/sha.h>
 #include <yaml-cpp/yaml.h>
 
-#include <cerrno>
+#include <algorithm>
 #include <cstdint>
 #include <utility>
 

@@ -126,6 +126,11 @@ std::string StringField(const google::protobuf::Message& request,
 
 absl::Span<const RpcRule> RpcRules() { return kRules; }
 
+Actor ActorOf(const Caller& caller, absl::string_view rpc) {
+  return Actor(caller.principal.id, RoleNames(caller.roles_used),
+               std::string(rpc));
+}
+
 const RpcRule* FindRpcRule(absl::string_view method) {
   for (const RpcRule& rule : kRules) {
     if (rule.method == method) return &rule;

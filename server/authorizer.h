@@ -32,6 +32,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "google/protobuf/message.h"
+#include "server/audit_log.h"
 #include "server/authenticator.h"
 #include "server/principal.h"
 
@@ -69,6 +70,10 @@ struct Caller {
   Principal principal;
   RoleSet roles_used = 0;
 };
+
+// The actor of a mutation made by `caller` through `rpc` (full method name):
+// the principal id and the roles that allowed the call, for the audit record.
+Actor ActorOf(const Caller& caller, absl::string_view rpc);
 
 class Authorizer {
  public:

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "custodian/v1/assignment_service.grpc.pb.h"
+#include "custodian/v1/audit_service.grpc.pb.h"
 #include "custodian/v1/ownership_service.grpc.pb.h"
 #include "custodian/v1/roster_service.pb.h"
 #include "custodian/v1/ruleset_service.pb.h"
@@ -187,7 +188,7 @@ absl::StatusOr<std::unique_ptr<CustodianServer>> CustodianServer::Create(
       "custodiand ", CUSTODIAN_VERSION,
       " serving custodian.v1.RulesetService, custodian.v1.RosterService, "
       "custodian.v1.AssignmentService, custodian.v1.OwnershipService, "
-      "custodian.v1.IdentityService, "
+      "custodian.v1.IdentityService, custodian.v1.AuditService, "
       "grpc.health.v1.Health and server reflection on ",
       server->address_, "; data dir ", o.data_dir, " (",
       o.sync_writes ? "synced writes" : "UNSAFE: unsynced writes",
@@ -354,6 +355,8 @@ absl::Status CustodianServer::BuildOwnership() {
   ownership.pool = workers_.get();
   ownership.authorizer = authorizer_.get();
   ASSIGN_OR_RETURN(ownership_service_, OwnershipServiceImpl::Create(ownership));
+  audit_service_ = std::make_unique<AuditServiceImpl>(store, workers_.get(),
+                                                      authorizer_.get());
   return absl::OkStatus();
 }
 
@@ -379,6 +382,7 @@ absl::Status CustodianServer::Start() {
   builder.RegisterService(assignment_service_.get());
   builder.RegisterService(ownership_service_.get());
   builder.RegisterService(&identity_service_);
+  builder.RegisterService(audit_service_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     if (server_ != nullptr) {
@@ -397,6 +401,7 @@ absl::Status CustodianServer::Start() {
   health->SetServingStatus(v1::AssignmentService::service_full_name(), true);
   health->SetServingStatus(v1::OwnershipService::service_full_name(), true);
   health->SetServingStatus(v1::IdentityService::service_full_name(), true);
+  health->SetServingStatus(v1::AuditService::service_full_name(), true);
   return absl::OkStatus();
 }
 

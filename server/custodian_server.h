@@ -5,6 +5,7 @@
 // worker pool, and serves custodian.v1.RulesetService,
 // custodian.v1.RosterService, custodian.v1.AssignmentService,
 // custodian.v1.OwnershipService, custodian.v1.IdentityService,
+// custodian.v1.AuditService,
 // grpc.health.v1.Health and server reflection. A background thread deletes
 // expired request-id records.
 //
@@ -32,6 +33,7 @@
 #include "absl/time/time.h"
 #include "server/assigner.h"
 #include "server/assignment_service.h"
+#include "server/audit_service.h"
 #include "server/authenticator.h"
 #include "server/authorizer.h"
 #include "server/event_feed.h"
@@ -191,6 +193,7 @@ class CustodianServer {
   std::unique_ptr<WorkerPool> workers_;
   std::unique_ptr<AssignmentServiceImpl> assignment_service_;
   std::unique_ptr<OwnershipServiceImpl> ownership_service_;
+  std::unique_ptr<AuditServiceImpl> audit_service_;
 
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

@@ -282,7 +282,8 @@ grpc::ServerUnaryReactor* OwnershipServiceImpl::Transfer(
   if (!caller.ok()) return FinishError(context, caller.status());
   return FinishUnaryOnPool(
       *options_.pool, context, response,
-      [assigner = options_.assigner, request, actor = caller->principal.id] {
+      [assigner = options_.assigner, request,
+       actor = ActorOf(*caller, "custodian.v1.OwnershipService.Transfer")] {
         return assigner->Transfer(*request, actor);
       });
 }
@@ -295,7 +296,8 @@ grpc::ServerUnaryReactor* OwnershipServiceImpl::Approve(
   if (!caller.ok()) return FinishError(context, caller.status());
   return FinishUnaryOnPool(
       *options_.pool, context, response,
-      [assigner = options_.assigner, request, actor = caller->principal.id] {
+      [assigner = options_.assigner, request,
+       actor = ActorOf(*caller, "custodian.v1.OwnershipService.Approve")] {
         return assigner->Approve(*request, actor);
       });
 }
@@ -308,7 +310,8 @@ grpc::ServerUnaryReactor* OwnershipServiceImpl::Reject(
   if (!caller.ok()) return FinishError(context, caller.status());
   return FinishUnaryOnPool(
       *options_.pool, context, response,
-      [assigner = options_.assigner, request, actor = caller->principal.id] {
+      [assigner = options_.assigner, request,
+       actor = ActorOf(*caller, "custodian.v1.OwnershipService.Reject")] {
         return assigner->Reject(*request, actor);
       });
 }

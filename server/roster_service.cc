@@ -10,8 +10,11 @@ grpc::ServerUnaryReactor* RosterServiceImpl::ApplyRoster(
   absl::StatusOr<Caller> caller = authorizer_->Authorize(
       *context, "custodian.v1.RosterService.ApplyRoster", *request);
   if (!caller.ok()) return FinishError(context, caller.status());
-  return FinishUnary(context, registry_->Apply(*request, caller->principal.id),
-                     response);
+  return FinishUnary(
+      context,
+      registry_->Apply(
+          *request, ActorOf(*caller, "custodian.v1.RosterService.ApplyRoster")),
+      response);
 }
 
 grpc::ServerUnaryReactor* RosterServiceImpl::GetRoster(
@@ -30,9 +33,12 @@ grpc::ServerUnaryReactor* RosterServiceImpl::SetRepStatus(
   absl::StatusOr<Caller> caller = authorizer_->Authorize(
       *context, "custodian.v1.RosterService.SetRepStatus", *request);
   if (!caller.ok()) return FinishError(context, caller.status());
-  return FinishUnary(context,
-                     registry_->SetRepStatus(*request, caller->principal.id),
-                     response);
+  return FinishUnary(
+      context,
+      registry_->SetRepStatus(
+          *request,
+          ActorOf(*caller, "custodian.v1.RosterService.SetRepStatus")),
+      response);
 }
 
 }  // namespace custodian::server

@@ -23,9 +23,12 @@ grpc::ServerUnaryReactor* RulesetServiceImpl::CreateRulesetVersion(
   absl::StatusOr<Caller> caller = authorizer_->Authorize(
       *context, "custodian.v1.RulesetService.CreateRulesetVersion", *request);
   if (!caller.ok()) return FinishError(context, caller.status());
-  return FinishUnary(context,
-                     registry_->CreateVersion(*request, caller->principal.id),
-                     response);
+  return FinishUnary(
+      context,
+      registry_->CreateVersion(
+          *request,
+          ActorOf(*caller, "custodian.v1.RulesetService.CreateRulesetVersion")),
+      response);
 }
 
 grpc::ServerUnaryReactor* RulesetServiceImpl::GetRuleset(
@@ -55,7 +58,11 @@ grpc::ServerUnaryReactor* RulesetServiceImpl::ActivateRuleset(
       *context, "custodian.v1.RulesetService.ActivateRuleset", *request);
   if (!caller.ok()) return FinishError(context, caller.status());
   return FinishUnary(
-      context, registry_->Activate(*request, caller->principal.id), response);
+      context,
+      registry_->Activate(
+          *request,
+          ActorOf(*caller, "custodian.v1.RulesetService.ActivateRuleset")),
+      response);
 }
 
 grpc::ServerUnaryReactor* RulesetServiceImpl::DiffRulesets(

@@ -183,8 +183,6 @@ std::vector<const MethodDescriptor*> AllMethods() {
   (void)files;
   std::vector<const MethodDescriptor*> methods;
   for (const RpcRule& rule : RpcRules()) {
-    // Not served until the audit log is.
-    if (absl::StartsWith(rule.method, "custodian.v1.AuditService.")) continue;
     const MethodDescriptor* m =
         DescriptorPool::generated_pool()->FindMethodByName(
             std::string(rule.method));
@@ -458,6 +456,397 @@ TEST_F(AuthApiTest, ReloadAcceptsANewTokenFile) {
   EXPECT_EQ(me.principal(), "newbie");
   EXPECT_EQ(WhoAmI(TlsChannel(), "tok-admin", &me).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
+}
+
+// Calls `method` on `stub` as `token` ("" for no credentials).
+template <typename Stub, typename Request, typename Response>
+grpc::Status As(const std::string& token, Stub* stub,
+                grpc::Status (Stub::*method)(grpc::ClientContext*,
+                                             const Request&, Response*),
+                const Request& request, Response* response) {
+  grpc::ClientContext context;
+  testing::SetDeadline(&context);
+  if (!token.empty()) {
+    context.AddMetadata("authorization", absl::StrCat("Bearer ", token));
+  }
+  return (stub->*method)(&context, request, response);
+}
+
+class AuditApiTest : public AuthApiTest {
+ protected:
+  void SetUp() override {
+    AuthApiTest::SetUp();
+    channel_ = TlsChannel();
+    rulesets_ = v1::RulesetService::NewStub(channel_);
+    roster_ = v1::RosterService::NewStub(channel_);
+    assignment_ = v1::AssignmentService::NewStub(channel_);
+    ownership_ = v1::OwnershipService::NewStub(channel_);
+    audit_ = v1::AuditService::NewStub(channel_);
+    // Everything after the first-start bootstrap happens an hour later.
+    clock_.Advance(absl::Hours(1));
+  }
+
+  std::vector<v1::AuditRecord> List(v1::ListAuditRecordsRequest request) {
+    std::vector<v1::AuditRecord> records;
+    while (true) {
+      v1::ListAuditRecordsResponse page;
+      grpc::Status status =
+          As("tok-auditor", audit_.get(),
+             &v1::AuditService::Stub::ListAuditRecords, request, &page);
+      EXPECT_TRUE(status.ok()) << status.error_message();
+      if (!status.ok()) break;
+      if (request.page_size() > 0) {
+        EXPECT_LE(page.records_size(), request.page_size());
+      }
+      records.insert(records.end(), page.records().begin(),
+                     page.records().end());
+      if (page.next_page_token().empty()) break;
+      request.set_page_token(page.next_page_token());
+    }
+    return records;
+  }
+  std::vector<v1::AuditRecord> All() {
+    return List(v1::ListAuditRecordsRequest());
+  }
+
+  v1::AssignRequest AssignOf(const std::string& id, int64_t revenue,
+                             const std::string& request_id) {
+    v1::AssignRequest request;
+    request.mutable_customer()->set_id(id);
+    request.mutable_customer()->set_region("CN/East/Shanghai");
+    request.mutable_customer()->set_industry("C/C39");
+    request.mutable_customer()->set_customer_type("smb");
+    request.mutable_customer()->set_sales_stage("proposal");
+    request.mutable_customer()->set_annual_revenue(revenue);
+    request.set_request_id(request_id);
+    return request;
+  }
+
+  // Makes one successful call of every mutating RPC (BatchAssign with two
+  // customers).
+  void MakeEveryMutation() {
+    v1::CreateRulesetVersionRequest publish;
+    publish.set_source_text(
+        testing::ReadFile(testing::SamplePath("ruleset.yaml")));
+    publish.set_file_name("ruleset.yaml");
+    publish.set_request_id("publish-2");
+    v1::RulesetVersion published;
+    grpc::Status status = As("tok-admin", rulesets_.get(),
+                             &v1::RulesetService::Stub::CreateRulesetVersion,
+                             publish, &published);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_EQ(published.version(), 2);
+
+    v1::ListRulesetVersionsResponse versions;
+    ASSERT_TRUE(As("tok-admin", rulesets_.get(),
+                   &v1::RulesetService::Stub::ListRulesetVersions,
+                   v1::ListRulesetVersionsRequest(), &versions)
+                    .ok());
+    v1::ActivateRulesetRequest activate;
+    activate.set_version(2);
+    activate.set_etag(versions.activation_etag());
+    activate.set_reason("same rules, new version");
+    activate.set_request_id("activate-2");
+    v1::ActivateRulesetResponse activated;
+    status =
+        As("tok-admin", rulesets_.get(),
+           &v1::RulesetService::Stub::ActivateRuleset, activate, &activated);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+
+    v1::SetRepStatusRequest away;
+    away.set_rep("liu.yang");
+    away.set_status(v1::AWAY);
+    away.set_reason("holiday");
+    away.set_request_id("liu-yang-away");
+    v1::SetRepStatusResponse set;
+    status = As("tok-manager", roster_.get(),
+                &v1::RosterService::Stub::SetRepStatus, away, &set);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+
+    v1::ApplyRosterRequest apply;
+    apply.set_source_text(
+        testing::ReadFile(testing::SamplePath("roster.yaml")));
+    apply.set_request_id("roster-again");
+    v1::ApplyRosterResponse applied;
+    status = As("tok-admin", roster_.get(),
+                &v1::RosterService::Stub::ApplyRoster, apply, &applied);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_EQ(applied.changes_size(), 1);  // liu.yang active again
+
+    v1::AssignResponse assigned;
+    status = As("tok-system", assignment_.get(),
+                &v1::AssignmentService::Stub::Assign,
+                AssignOf("c-ka", 80000000, "assign-c-ka"), &assigned);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_EQ(assigned.departments(0).ownership().state(),
+              v1::Ownership::PENDING_APPROVAL);
+
+    v1::ApproveRequest approve;
+    approve.set_customer_id("c-ka");
+    approve.set_department("sales");
+    approve.set_request_id("approve-c-ka");
+    v1::Ownership approved;
+    status = As("tok-manager", ownership_.get(),
+                &v1::OwnershipService::Stub::Approve, approve, &approved);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+
+    v1::BatchAssignRequest batch;
+    *batch.add_requests() = AssignOf("c-ka2", 90000000, "assign-c-ka2");
+    *batch.add_requests() = AssignOf("c-mfg", 2000000, "assign-c-mfg");
+    v1::BatchAssignResponse batched;
+    status = As("tok-system", assignment_.get(),
+                &v1::AssignmentService::Stub::BatchAssign, batch, &batched);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    for (const v1::BatchAssignResult& r : batched.results()) {
+      ASSERT_TRUE(r.has_response()) << r.error().message();
+    }
+
+    v1::RejectRequest reject;
+    reject.set_customer_id("c-ka2");
+    reject.set_department("sales");
+    reject.set_reason("not a fit");
+    reject.set_request_id("reject-c-ka2");
+    v1::Ownership rejected;
+    status = As("tok-manager", ownership_.get(),
+                &v1::OwnershipService::Stub::Reject, reject, &rejected);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+
+    v1::UpdateCustomerRequest update;
+    *update.mutable_customer() = AssignOf("c-mfg", 2500000, "").customer();
+    update.set_request_id("update-c-mfg");
+    v1::AssignResponse updated;
+    status = As("tok-system", assignment_.get(),
+                &v1::AssignmentService::Stub::UpdateCustomer, update, &updated);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+
+    v1::TransferRequest transfer;
+    transfer.set_customer_id("c-mfg");
+    transfer.set_department("sales");
+    transfer.set_pool("east-pool");
+    transfer.set_reason("rebalancing");
+    transfer.set_request_id("transfer-c-mfg");
+    v1::Ownership transferred;
+    status = As("tok-manager", ownership_.get(),
+                &v1::OwnershipService::Stub::Transfer, transfer, &transferred);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::RulesetService::Stub> rulesets_;
+  std::unique_ptr<v1::RosterService::Stub> roster_;
+  std::unique_ptr<v1::AssignmentService::Stub> assignment_;
+  std::unique_ptr<v1::OwnershipService::Stub> ownership_;
+  std::unique_ptr<v1::AuditService::Stub> audit_;
+};
+
+const v1::AuditRecord* Find(const std::vector<v1::AuditRecord>& records,
+                            const std::string& rpc,
+                            const std::string& request_id) {
+  const v1::AuditRecord* found = nullptr;
+  for (const v1::AuditRecord& r : records) {
+    if (r.rpc() == rpc && r.request_id() == request_id) {
+      EXPECT_EQ(found, nullptr)
+          << "two records of " << rpc << " " << request_id;
+      found = &r;
+    }
+  }
+  return found;
+}
+
+TEST_F(AuditApiTest, BootstrapIsAudited) {
+  std::vector<v1::AuditRecord> records = All();
+  ASSERT_EQ(records.size(), 3u);
+  std::set<std::string> rpcs;
+  for (const v1::AuditRecord& r : records) {
+    EXPECT_EQ(r.principal(), "custodiand-bootstrap");
+    EXPECT_EQ(r.outcome().substr(0, 2), "OK");
+    rpcs.insert(r.rpc());
+  }
+  EXPECT_EQ(rpcs, (std::set<std::string>{
+                      "custodian.v1.RosterService.ApplyRoster",
+                      "custodian.v1.RulesetService.CreateRulesetVersion",
+                      "custodian.v1.RulesetService.ActivateRuleset"}));
+}
+
+TEST_F(AuditApiTest, EveryMutationLeavesOneRecordWithWhoWhatAndWhen) {
+  const size_t before = All().size();
+  ASSERT_NO_FATAL_FAILURE(MakeEveryMutation());
+  std::vector<v1::AuditRecord> records = All();
+  EXPECT_EQ(records.size(), before + 11);
+
+  struct Expected {
+    const char* rpc;
+    const char* request_id;
+    const char* principal;
+    const char* role;
+    const char* resource;
+  };
+  const Expected expected[] = {
+      {"RulesetService.CreateRulesetVersion", "publish-2", "root", "admin",
+       "rulesets/2"},
+      {"RulesetService.ActivateRuleset", "activate-2", "root", "admin",
+       "rulesets/2"},
+      {"RosterService.SetRepStatus", "liu-yang-away", "mgr.sales", "manager",
+       "reps/liu.yang"},
+      {"RosterService.ApplyRoster", "roster-again", "root", "admin", "roster"},
+      {"AssignmentService.Assign", "assign-c-ka", "svc-crm", "system",
+       "customers/c-ka/departments/sales"},
+      {"OwnershipService.Approve", "approve-c-ka", "mgr.sales", "manager",
+       "customers/c-ka/departments/sales"},
+      {"AssignmentService.BatchAssign", "assign-c-ka2", "svc-crm", "system",
+       "customers/c-ka2"},
+      {"AssignmentService.BatchAssign", "assign-c-mfg", "svc-crm", "system",
+       "customers/c-mfg"},
+      {"OwnershipService.Reject", "reject-c-ka2", "mgr.sales", "manager",
+       "customers/c-ka2/departments/sales"},
+      {"AssignmentService.UpdateCustomer", "update-c-mfg", "svc-crm", "system",
+       "customers/c-mfg"},
+      {"OwnershipService.Transfer", "transfer-c-mfg", "mgr.sales", "manager",
+       "customers/c-mfg/departments/sales"},
+  };
+  for (const Expected& e : expected) {
+    const v1::AuditRecord* r =
+        Find(records, absl::StrCat("custodian.v1.", e.rpc), e.request_id);
+    ASSERT_NE(r, nullptr) << e.rpc << " " << e.request_id;
+    EXPECT_EQ(r->principal(), e.principal) << e.rpc;
+    EXPECT_THAT(r->roles(), ::testing::ElementsAre(e.role)) << e.rpc;
+    EXPECT_THAT(r->resources(), ::testing::Contains(e.resource)) << e.rpc;
+    EXPECT_EQ(r->outcome().substr(0, 2), "OK") << e.rpc;
+    EXPECT_EQ(r->time().seconds(),
+              absl::ToUnixSeconds(testing::T0() + absl::Hours(1)))
+        << e.rpc;
+  }
+}
+
+TEST_F(AuditApiTest, FailedRefusedRetriedAndDryRunCallsLeaveNoRecord) {
+  ASSERT_NO_FATAL_FAILURE(MakeEveryMutation());
+  const size_t before = All().size();
+
+  v1::AssignRequest empty;
+  empty.set_request_id("bad");
+  v1::AssignResponse assigned;
+  EXPECT_EQ(As("tok-system", assignment_.get(),
+               &v1::AssignmentService::Stub::Assign, empty, &assigned)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  v1::TransferRequest missing;
+  missing.set_customer_id("c-missing");
+  missing.set_department("sales");
+  missing.set_pool("east-pool");
+  missing.set_reason("x");
+  missing.set_request_id("transfer-missing");
+  v1::Ownership o;
+  EXPECT_EQ(As("tok-admin", ownership_.get(),
+               &v1::OwnershipService::Stub::Transfer, missing, &o)
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
+
+  v1::ActivateRulesetRequest stale;
+  stale.set_version(1);
+  stale.set_etag("stale");
+  stale.set_reason("roll back");
+  stale.set_request_id("activate-stale");
+  v1::ActivateRulesetResponse activated;
+  EXPECT_EQ(As("tok-admin", rulesets_.get(),
+               &v1::RulesetService::Stub::ActivateRuleset, stale, &activated)
+                .error_code(),
+            grpc::StatusCode::ABORTED);
+
+  v1::ApproveRequest again;
+  again.set_customer_id("c-ka");
+  again.set_department("sales");
+  again.set_request_id("approve-again");
+  EXPECT_EQ(As("tok-manager", ownership_.get(),
+               &v1::OwnershipService::Stub::Approve, again, &o)
+                .error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+
+  v1::ApplyRosterRequest apply;
+  apply.set_source_text(testing::ReadFile(testing::SamplePath("roster.yaml")));
+  apply.set_request_id("roster-by-auditor");
+  v1::ApplyRosterResponse applied;
+  EXPECT_EQ(As("tok-auditor", roster_.get(),
+               &v1::RosterService::Stub::ApplyRoster, apply, &applied)
+                .error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(As("", roster_.get(), &v1::RosterService::Stub::ApplyRoster, apply,
+               &applied)
+                .error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  apply.set_dry_run(true);
+  EXPECT_TRUE(As("tok-admin", roster_.get(),
+                 &v1::RosterService::Stub::ApplyRoster, apply, &applied)
+                  .ok());
+
+  // A retry gets the first answer and changes nothing.
+  EXPECT_TRUE(As("tok-system", assignment_.get(),
+                 &v1::AssignmentService::Stub::Assign,
+                 AssignOf("c-ka", 80000000, "assign-c-ka"), &assigned)
+                  .ok());
+
+  EXPECT_EQ(All().size(), before);
+}
+
+TEST_F(AuditApiTest, ListFiltersByPrincipalResourceAndTimeAndPages) {
+  ASSERT_NO_FATAL_FAILURE(MakeEveryMutation());
+  const std::vector<v1::AuditRecord> all = All();
+  ASSERT_EQ(all.size(), 14u);
+
+  v1::ListAuditRecordsRequest by_principal;
+  by_principal.set_principal("mgr.sales");
+  std::vector<std::string> rpcs;
+  for (const v1::AuditRecord& r : List(by_principal)) rpcs.push_back(r.rpc());
+  EXPECT_THAT(rpcs, ::testing::UnorderedElementsAre(
+                        "custodian.v1.RosterService.SetRepStatus",
+                        "custodian.v1.OwnershipService.Approve",
+                        "custodian.v1.OwnershipService.Reject",
+                        "custodian.v1.OwnershipService.Transfer"));
+
+  v1::ListAuditRecordsRequest by_resource;
+  by_resource.set_resource("customers/c-mfg");
+  EXPECT_EQ(List(by_resource).size(), 3u);  // batch item, update, transfer
+
+  v1::ListAuditRecordsRequest since;
+  since.mutable_start_time()->set_seconds(
+      absl::ToUnixSeconds(testing::T0() + absl::Minutes(30)));
+  EXPECT_EQ(List(since).size(), 11u);  // not the bootstrap's
+  v1::ListAuditRecordsRequest until;
+  until.mutable_end_time()->set_seconds(
+      absl::ToUnixSeconds(testing::T0() + absl::Minutes(30)));
+  EXPECT_EQ(List(until).size(), 3u);  // only the bootstrap's
+
+  v1::ListAuditRecordsRequest paged;
+  paged.set_page_size(2);
+  std::vector<v1::AuditRecord> pages = List(paged);
+  ASSERT_EQ(pages.size(), all.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(pages[i].SerializeAsString(), all[i].SerializeAsString()) << i;
+  }
+  // Oldest first.
+  for (size_t i = 1; i < all.size(); ++i) {
+    EXPECT_LE(all[i - 1].time().seconds(), all[i].time().seconds());
+  }
+
+  // A token does not work with other filters; a negative size is refused.
+  v1::ListAuditRecordsResponse page;
+  paged.set_page_size(1);
+  ASSERT_TRUE(As("tok-auditor", audit_.get(),
+                 &v1::AuditService::Stub::ListAuditRecords, paged, &page)
+                  .ok());
+  ASSERT_FALSE(page.next_page_token().empty());
+  v1::ListAuditRecordsRequest other = by_principal;
+  other.set_page_token(page.next_page_token());
+  EXPECT_EQ(As("tok-auditor", audit_.get(),
+               &v1::AuditService::Stub::ListAuditRecords, other, &page)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  v1::ListAuditRecordsRequest negative;
+  negative.set_page_size(-1);
+  EXPECT_EQ(As("tok-auditor", audit_.get(),
+               &v1::AuditService::Stub::ListAuditRecords, negative, &page)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 }  // namespace
