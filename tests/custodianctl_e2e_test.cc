@@ -14,6 +14,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -22,12 +23,14 @@
 #include "absl/time/time.h"
 #include "clients/connection.h"
 #include "clients/errors.h"
+#include "clients/identity_commands.h"
 #include "clients/output.h"
 #include "clients/remote_commands.h"
 #include "clients/rules_commands.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "server/authenticator.h"
 #include "tests/server_testing.h"
 
 namespace custodian::clients {
@@ -52,9 +55,10 @@ struct Result {
 class Ctl {
  public:
   explicit Ctl(const std::string& address)
-      : connection_(Connection::Open({address, absl::Seconds(30), nullptr})) {}
+      : connection_(
+            Connection::Open({address, absl::Seconds(30), nullptr, ""})) {}
   Ctl(const std::string& address, absl::Duration timeout)
-      : connection_(Connection::Open({address, timeout, nullptr})) {}
+      : connection_(Connection::Open({address, timeout, nullptr, ""})) {}
 
   Result RosterGet(OutputFormat format = OutputFormat::kTable) {
     return Run(format, [&](const CommandOutput& o) {
@@ -845,6 +849,109 @@ TEST(CustodianctlUnreachableTest, AStoppedServersPortExits3NamingTheAddress) {
                   " \\(set --server or CUSTODIAN_SERVER\\)\n"
                   "  the change may or may not have been made: retry with "
                   "--request-id unreachable-1 to get the first answer\n")));
+}
+
+// whoami, audit and bearer tokens against a server with a token file.
+class CustodianctlAuthTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tokens = "tokens:\n";
+    for (const auto& [token, principal, role, departments] :
+         {std::tuple<const char*, const char*, const char*, const char*>{
+              "tok-admin", "root", "admin", "['*']"},
+          {"tok-rep", "liu.yang", "rep", "[sales]"}}) {
+      absl::StrAppend(&tokens, "  - sha256: ", server::TokenSha256Hex(token),
+                      "\n    principal: ", principal, "\n    roles: [", role,
+                      "]\n    departments: ", departments, "\n");
+    }
+    server::Options options = server::testing::TestOptions(dir_, &clock_);
+    options.auth.token_file = dir_.Write("tokens.yaml", tokens);
+    absl::StatusOr<std::unique_ptr<server::CustodianServer>> server =
+        server::CustodianServer::Create(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+  }
+  void TearDown() override {
+    if (server_ != nullptr) {
+      EXPECT_TRUE(server_->Shutdown(absl::Now() + absl::Seconds(5)).ok());
+    }
+  }
+
+  template <typename Fn>
+  Result Run(const std::string& token, Fn fn,
+             OutputFormat format = OutputFormat::kTable) {
+    std::unique_ptr<Connection> connection = Connection::Open(
+        {server_->address(), absl::Seconds(30), nullptr, token});
+    std::ostringstream out;
+    std::ostringstream err;
+    Result result;
+    result.code = fn(*connection, CommandOutput{format, out, err});
+    result.out = out.str();
+    result.err = err.str();
+    return result;
+  }
+
+  TempDir dir_;
+  ManualClock clock_{server::testing::T0()};
+  std::unique_ptr<server::CustodianServer> server_;
+};
+
+TEST_F(CustodianctlAuthTest, WhoAmIPrintsTheTokensPrincipal) {
+  Result r = Run("tok-rep", [](const Connection& c, const CommandOutput& o) {
+    return RunWhoAmI(c, "", o);
+  });
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, absl::StrCat("FIELD             VALUE\n"
+                                "principal         liu.yang\n"
+                                "roles             rep\n"
+                                "departments       sales\n"
+                                "authenticated by  token\n"
+                                "server            ",
+                                server_->address(),
+                                "\n"
+                                "context           (none)\n"));
+}
+
+TEST_F(CustodianctlAuthTest, WithoutATokenTheServerRefuses) {
+  Result r = Run("", [](const Connection& c, const CommandOutput& o) {
+    return RunWhoAmI(c, "", o);
+  });
+  EXPECT_EQ(r.code, kExitServerRefused);
+  EXPECT_EQ(r.out, "");
+  EXPECT_THAT(r.err, StartsWith("custodianctl: UNAUTHENTICATED: "));
+}
+
+TEST_F(CustodianctlAuthTest, AuditListsTheChangeWithItsPrincipal) {
+  RepSetStatusArgs away;
+  away.rep = "liu.yang";
+  away.status = "away";
+  away.reason = "holiday";
+  away.request_id = "liu-away";
+  Result set =
+      Run("tok-admin", [&](const Connection& c, const CommandOutput& o) {
+        return RunRepSetStatus(c, away, o);
+      });
+  ASSERT_EQ(set.code, 0) << set.err;
+  AuditArgs args;
+  args.principal = "root";
+  Result r = Run("tok-admin", [&](const Connection& c, const CommandOutput& o) {
+    return RunAudit(c, args, o);
+  });
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(
+      r.out,
+      "TIME                  PRINCIPAL  ROLES  RPC                         "
+      "REQUEST ID  RESOURCES             OUTCOME\n"
+      "2026-01-01T00:00:00Z  root       admin  RosterService.SetRepStatus  "
+      "liu-away    roster reps/liu.yang  OK: ACTIVE -> AWAY; roster "
+      "version 2\n");
+  // A rep may not read the audit log.
+  Result denied =
+      Run("tok-rep", [&](const Connection& c, const CommandOutput& o) {
+        return RunAudit(c, AuditArgs(), o);
+      });
+  EXPECT_EQ(denied.code, kExitServerRefused);
+  EXPECT_THAT(denied.err, StartsWith("custodianctl: PERMISSION_DENIED: "));
 }
 
 }  // namespace
