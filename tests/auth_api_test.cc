@@ -5,6 +5,7 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
+#include <filesystem>
 #include <memory>
 #include <set>
 #include <string>
@@ -13,6 +14,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "custodian/v1/assignment_service.grpc.pb.h"
 #include "custodian/v1/audit_service.grpc.pb.h"
 #include "custodian/v1/identity_service.grpc.pb.h"
@@ -96,6 +98,7 @@ class AuthApiTest : public ::testing::Test {
     auth.jwt_hs256_secret_file = keys_.Path("hs256.secret");
     auth.jwt_issuer = "https://idp.test";
     auth.jwt_audience = "custodian";
+    ConfigureAuth(&auth);
     absl::StatusOr<std::unique_ptr<CustodianServer>> server =
         CustodianServer::Create(options);
     ASSERT_TRUE(server.ok()) << server.status();
@@ -107,6 +110,9 @@ class AuthApiTest : public ::testing::Test {
       EXPECT_TRUE(server_->Shutdown(absl::Now() + absl::Seconds(5)).ok());
     }
   }
+
+  // Lets a test change the authentication options before the server starts.
+  virtual void ConfigureAuth(AuthOptions* /*auth*/) {}
 
   // A TLS channel trusting the test CA, with the client certificate NAME
   // (none if empty).
@@ -456,6 +462,43 @@ TEST_F(AuthApiTest, ReloadAcceptsANewTokenFile) {
   EXPECT_EQ(me.principal(), "newbie");
   EXPECT_EQ(WhoAmI(TlsChannel(), "tok-admin", &me).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
+}
+
+class CertificateReloadTest : public AuthApiTest {
+ protected:
+  void ConfigureAuth(AuthOptions* auth) override {
+    auth->tls_reload_interval = absl::Seconds(1);
+  }
+};
+
+// The server certificate is replaced on disk by one from another CA: the
+// running server starts presenting it, without a restart.
+TEST_F(CertificateReloadTest, NewServerCertificateIsServedWithoutRestart) {
+  keys_.MakeCert("server2", "other-ca", "custodian.test", /*server=*/true);
+  v1::WhoAmIResponse me;
+  ASSERT_EQ(WhoAmI(TlsChannel("", "other-ca"), "tok-admin", &me).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  ASSERT_TRUE(WhoAmI(TlsChannel(), "tok-admin", &me).ok());
+  // Key first, then certificate, each replaced by a rename.
+  keys_.Write("server.key.new", keys_.Read("server2.key"));
+  keys_.Write("server.crt.new", keys_.Read("server2.crt"));
+  std::filesystem::rename(keys_.Path("server.key.new"),
+                          keys_.Path("server.key"));
+  std::filesystem::rename(keys_.Path("server.crt.new"),
+                          keys_.Path("server.crt"));
+  // The watcher looks every second; give it a generous deadline.
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  grpc::Status status;
+  do {
+    status = WhoAmI(TlsChannel("", "other-ca"), "tok-admin", &me);
+    if (status.ok()) break;
+    absl::SleepFor(absl::Milliseconds(200));
+  } while (absl::Now() < deadline);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(me.principal(), "root");
+  // The old CA no longer verifies the server.
+  EXPECT_EQ(WhoAmI(TlsChannel(), "tok-admin", &me).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
 }
 
 // Calls `method` on `stub` as `token` ("" for no credentials).
