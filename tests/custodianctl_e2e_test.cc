@@ -21,6 +21,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "clients/client_config.h"
 #include "clients/connection.h"
 #include "clients/errors.h"
 #include "clients/identity_commands.h"
@@ -30,6 +31,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "server/auth_testing.h"
 #include "server/authenticator.h"
 #include "tests/server_testing.h"
 
@@ -952,6 +954,65 @@ TEST_F(CustodianctlAuthTest, AuditListsTheChangeWithItsPrincipal) {
       });
   EXPECT_EQ(denied.code, kExitServerRefused);
   EXPECT_THAT(denied.err, StartsWith("custodianctl: PERMISSION_DENIED: "));
+}
+
+// custodianctl's --ca/--cert/--key against a mutual-TLS server, through the
+// same resolution custodianctl_main.cc uses (client_config.h).
+TEST(CustodianctlTlsTest, WhoAmIOverMutualTls) {
+  server::testing::AuthTempDir keys;
+  keys.MakeCa("ca");
+  keys.MakeCert("server", "ca", "localhost", /*server=*/true);
+  keys.MakeCert("me", "ca", "ops.internal", /*server=*/false);
+  keys.Write("principals.yaml",
+             "principals:\n  - subject: ops.internal\n    principal: ops\n"
+             "    roles: [auditor]\n    departments: ['*']\n");
+  TempDir dir;
+  ManualClock clock(server::testing::T0());
+  server::Options options = server::testing::TestOptions(dir, &clock);
+  options.listen_address = "localhost:0";
+  options.auth.tls_cert_file = keys.Path("server.crt");
+  options.auth.tls_key_file = keys.Path("server.key");
+  options.auth.tls_client_ca_file = keys.Path("ca.crt");
+  options.auth.principals_file = keys.Path("principals.yaml");
+  absl::StatusOr<std::unique_ptr<server::CustodianServer>> server =
+      server::CustodianServer::Create(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+
+  ConnectionFlags flags;
+  flags.server = (*server)->address();
+  flags.ca = keys.Path("ca.crt");
+  flags.cert = keys.Path("me.crt");
+  flags.key = keys.Path("me.key");
+  flags.config = dir.Write("empty-config.yaml", "");
+  absl::StatusOr<ResolvedConnection> resolved = ResolveConnection(
+      flags, [](const char*) -> const char* { return nullptr; });
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  std::unique_ptr<Connection> connection =
+      Connection::Open(ToConnectionOptions(*resolved, absl::Seconds(30)));
+  std::ostringstream out;
+  std::ostringstream err;
+  EXPECT_EQ(RunWhoAmI(*connection, resolved->context,
+                      CommandOutput{OutputFormat::kTable, out, err}),
+            0)
+      << err.str();
+  EXPECT_THAT(out.str(), HasSubstr("principal         ops\n"));
+  EXPECT_THAT(out.str(), HasSubstr("authenticated by  mtls\n"));
+
+  // Without the client certificate the handshake fails: unreachable.
+  flags.cert.clear();
+  flags.key.clear();
+  resolved = ResolveConnection(
+      flags, [](const char*) -> const char* { return nullptr; });
+  ASSERT_TRUE(resolved.ok()) << resolved.status();
+  connection =
+      Connection::Open(ToConnectionOptions(*resolved, absl::Seconds(5)));
+  std::ostringstream out2;
+  std::ostringstream err2;
+  EXPECT_EQ(RunWhoAmI(*connection, "",
+                      CommandOutput{OutputFormat::kTable, out2, err2}),
+            kExitUnreachable)
+      << err2.str();
+  ASSERT_TRUE((*server)->Shutdown(absl::Now() + absl::Seconds(5)).ok());
 }
 
 }  // namespace
