@@ -20,6 +20,7 @@ target_link_libraries(custodian_domain
 
 if(CUSTODIAN_BUILD_TESTS)
   add_executable(domain_test
+    audit_log_test.cc
     request_checks_test.cc
     idempotency_test.cc
     roster_registry_test.cc
