@@ -3,6 +3,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/log.h"
@@ -132,10 +133,14 @@ Actor ActorOf(const Caller& caller, absl::string_view rpc) {
 }
 
 const RpcRule* FindRpcRule(absl::string_view method) {
-  for (const RpcRule& rule : kRules) {
-    if (rule.method == method) return &rule;
-  }
-  return nullptr;
+  // Built once; every call looks its rule up here.
+  static const auto* const index = [] {
+    auto* map = new absl::flat_hash_map<absl::string_view, const RpcRule*>();
+    for (const RpcRule& rule : kRules) map->emplace(rule.method, &rule);
+    return map;
+  }();
+  auto it = index->find(method);
+  return it == index->end() ? nullptr : it->second;
 }
 
 absl::StatusOr<Caller> Authorizer::Check(
