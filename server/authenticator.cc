@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/sha.h>
+#include <openssl/x509.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -151,6 +152,34 @@ absl::Status CheckPublicKeyPem(const std::string& pem) {
   return absl::OkStatus();
 }
 
+// Checks that `path` (option `option`) is a readable PEM certificate
+// (`certificate`) or private key, so that a typo stops the start instead of
+// every handshake.
+absl::Status CheckPemFile(absl::string_view option, const std::string& path,
+                          bool certificate) {
+  absl::StatusOr<std::string> pem = rules::ReadTextFile(path, 1 << 20);
+  if (!pem.ok()) return Annotate(option, pem.status());
+  BIO* bio = BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size()));
+  if (bio == nullptr) return absl::InternalError("BIO_new_mem_buf failed");
+  bool ok = false;
+  if (certificate) {
+    X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+    ok = cert != nullptr;
+    X509_free(cert);
+  } else {
+    EVP_PKEY* key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+    ok = key != nullptr;
+    EVP_PKEY_free(key);
+  }
+  BIO_free(bio);
+  if (!ok) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(option, ": ", path, " is not a PEM ",
+                     certificate ? "certificate" : "private key"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Unauthenticated(absl::string_view why) {
   return absl::UnauthenticatedError(why);
 }
@@ -226,6 +255,14 @@ absl::StatusOr<std::unique_ptr<Authenticator>> Authenticator::Create(
     const AuthOptions& options, Clock* clock) {
   RETURN_IF_ERROR(ValidateAuthOptions(options));
   if (clock == nullptr) return absl::InvalidArgumentError("clock is null");
+  if (options.tls()) {
+    RETURN_IF_ERROR(CheckPemFile("tls_cert_file", options.tls_cert_file, true));
+    RETURN_IF_ERROR(CheckPemFile("tls_key_file", options.tls_key_file, false));
+  }
+  if (!options.tls_client_ca_file.empty()) {
+    RETURN_IF_ERROR(
+        CheckPemFile("tls_client_ca_file", options.tls_client_ca_file, true));
+  }
   std::unique_ptr<Authenticator> authenticator(
       new Authenticator(options, clock));
   RETURN_IF_ERROR(authenticator->Reload());

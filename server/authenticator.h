@@ -100,7 +100,9 @@ std::string TokenSha256Hex(absl::string_view token);
 
 class Authenticator {
  public:
-  // Reads the token file, the principals file and the JWT keys. Returns
+  // Checks that the TLS files are readable PEM (they are then watched by
+  // gRPC), and reads the token file, the principals file and the JWT keys.
+  // Returns
   // INVALID_ARGUMENT from ValidateAuthOptions or naming the option and
   // problem of a file that does not parse ("token_file: PATH: tokens[1].
   // sha256: ..."); NOT_FOUND / PERMISSION_DENIED naming the option for a

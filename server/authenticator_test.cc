@@ -294,10 +294,12 @@ TEST_F(AuthenticatorTest, ReloadPicksUpNewKeysAndKeepsOldOnError) {
 }
 
 TEST_F(AuthenticatorTest, ClientCertificateSubjectMapsThroughPrincipalsFile) {
+  dir_.MakeCa("ca");
+  dir_.MakeCert("server", "ca", "custodian.test", /*server=*/true);
   AuthOptions o;
-  o.tls_cert_file = "server.crt";
-  o.tls_key_file = "server.key";
-  o.tls_client_ca_file = "ca.crt";
+  o.tls_cert_file = dir_.Path("server.crt");
+  o.tls_key_file = dir_.Path("server.key");
+  o.tls_client_ca_file = dir_.Path("ca.crt");
   o.principals_file = dir_.Path("principals.yaml");
   std::unique_ptr<Authenticator> a = Make(o);
   absl::StatusOr<Principal> p =
@@ -332,6 +334,22 @@ TEST_F(AuthenticatorTest, OptionsAreCheckedTogether) {
   leeway.jwt_leeway = absl::Minutes(6);
   EXPECT_THAT(std::string(ValidateAuthOptions(leeway).message()),
               HasSubstr("jwt_leeway"));
+}
+
+TEST_F(AuthenticatorTest, MissingOrBadTlsFilesStopTheStart) {
+  AuthOptions o;
+  o.token_file = dir_.Path("tokens.yaml");
+  o.tls_cert_file = dir_.Path("missing.crt");
+  o.tls_key_file = dir_.Path("idp.key");
+  absl::StatusOr<std::unique_ptr<Authenticator>> a =
+      Authenticator::Create(o, &clock_);
+  EXPECT_EQ(a.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(a.status().message()), HasSubstr("tls_cert_file"));
+  o.tls_cert_file = dir_.Path("idp.pub");  // a key, not a certificate
+  a = Authenticator::Create(o, &clock_);
+  EXPECT_EQ(a.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(a.status().message()),
+              HasSubstr("is not a PEM certificate"));
 }
 
 TEST_F(AuthenticatorTest, ShortHs256SecretIsRefused) {
