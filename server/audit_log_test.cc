@@ -108,7 +108,7 @@ TEST_F(AuditLogTest, BadListRequestsAreInvalidArguments) {
 
 TEST_F(AuditLogTest, RegistryMutationRecordsItsActorAndFailureRecordsNothing) {
   MustApply(kRosterYaml, "r1");
-  ASSERT_EQ(List({}).size(), 1u);  // the apply, by "admin"
+  ASSERT_EQ(List({}).size(), 1u);    // the apply, by "admin"
   clock_.Advance(absl::Minutes(1));  // records of one instant are unordered
   v1::SetRepStatusRequest request;
   request.set_rep("nobody");
