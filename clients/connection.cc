@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
 namespace custodian::clients {
@@ -37,17 +38,27 @@ std::unique_ptr<Connection> Connection::Open(ConnectionOptions options) {
   std::shared_ptr<grpc::Channel> channel =
       grpc::CreateChannel(options.address, credentials);
   return std::make_unique<Connection>(
-      std::move(channel), std::move(options.address), options.timeout);
+      std::move(channel), std::move(options.address), options.timeout,
+      std::move(options.token));
 }
 
 Connection::Connection(std::shared_ptr<grpc::Channel> channel,
-                       std::string address, absl::Duration timeout)
+                       std::string address, absl::Duration timeout,
+                       std::string token)
     : channel_(std::move(channel)),
       address_(std::move(address)),
-      timeout_(timeout) {}
+      timeout_(timeout),
+      token_(std::move(token)) {}
 
 void Connection::PrepareContext(grpc::ClientContext* context) const {
   context->set_deadline(absl::ToChronoTime(absl::Now() + timeout_));
+  AddCredentials(context);
+}
+
+void Connection::AddCredentials(grpc::ClientContext* context) const {
+  if (!token_.empty()) {
+    context->AddMetadata("authorization", absl::StrCat("Bearer ", token_));
+  }
 }
 
 bool Connection::IsConnected() const {

@@ -4,11 +4,11 @@
 // environment variable, then 127.0.0.1:50051 (custodiand's default). Every
 // call gets a deadline of `--timeout` (default 30s) from when it starts.
 //
-// Credentials: the channel is insecure for now (custodiand's local
-// development mode). Authentication plugs in through
-// ConnectionOptions::credentials (channel credentials: TLS, client
-// certificates) and Connection::PrepareContext (per-call credentials such as
-// bearer tokens); nothing else in the commands changes.
+// Credentials (client_config.h resolves them from flags, environment and
+// the config file): ConnectionOptions::credentials are the channel's (TLS,
+// a client certificate; null = plaintext, for custodiand's local development
+// mode) and ConnectionOptions::token is a bearer token that PrepareContext
+// adds to every call as `authorization: Bearer TOKEN`.
 //
 // Thread-safe: a Connection is immutable after construction and may be used
 // by several threads.
@@ -46,6 +46,8 @@ struct ConnectionOptions {
   // Channel credentials. Default: null, meaning insecure (local development
   // mode).
   std::shared_ptr<grpc::ChannelCredentials> credentials;
+  // Bearer token sent with every call. Default: empty, none.
+  std::string token;
 };
 
 class Connection {
@@ -58,7 +60,7 @@ class Connection {
   // Wraps an existing channel (tests: an in-process server's channel).
   // REQUIRES: channel != nullptr.
   Connection(std::shared_ptr<grpc::Channel> channel, std::string address,
-             absl::Duration timeout);
+             absl::Duration timeout, std::string token = "");
 
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -67,9 +69,13 @@ class Connection {
   const std::string& address() const { return address_; }
   absl::Duration timeout() const { return timeout_; }
 
-  // Prepares `context` for one call: sets its deadline to now + timeout.
+  // Prepares `context` for one call: sets its deadline to now + timeout and
+  // adds the bearer token, if any.
   // REQUIRES: `context` has not been used for a call.
   void PrepareContext(grpc::ClientContext* context) const;
+  // Adds the bearer token, if any, and nothing else (for a call without a
+  // deadline, such as a watch).
+  void AddCredentials(grpc::ClientContext* context) const;
 
   // true if the channel is connected right now. After a failed call, false
   // means the call never reached a server.
@@ -79,6 +85,7 @@ class Connection {
   std::shared_ptr<grpc::Channel> channel_;
   std::string address_;
   absl::Duration timeout_;
+  std::string token_;
 };
 
 }  // namespace custodian::clients

@@ -31,7 +31,7 @@ TEST(ParseTimeoutTest, RejectsNonPositiveAndGarbage) {
 
 TEST(ConnectionTest, SetsTheDeadlineFromTheTimeout) {
   std::unique_ptr<Connection> connection =
-      Connection::Open({"127.0.0.1:1", absl::Seconds(7), nullptr});
+      Connection::Open({"127.0.0.1:1", absl::Seconds(7), nullptr, ""});
   grpc::ClientContext context;
   absl::Time before = absl::Now();
   connection->PrepareContext(&context);

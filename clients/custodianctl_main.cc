@@ -10,11 +10,14 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <tuple>
 
 #include "CLI/CLI.hpp"
 #include "absl/time/clock.h"
+#include "clients/client_config.h"
 #include "clients/connection.h"
 #include "clients/errors.h"
+#include "clients/identity_commands.h"
 #include "clients/output.h"
 #include "clients/ownership_commands.h"
 #include "clients/pool_commands.h"
@@ -26,8 +29,12 @@ namespace {
 using custodian::clients::kExitUsage;
 
 constexpr char kFooter[] = R"(
-Server commands connect to --server, else $CUSTODIAN_SERVER, else
-127.0.0.1:50051. Every command takes -o table (default) or -o json (one JSON
+Server commands connect to --server, else $CUSTODIAN_SERVER, else the
+server of the config file's context (--config, else $CUSTODIAN_CONFIG, else
+~/.config/custodian/config.yaml; --context, else current_context), else
+127.0.0.1:50051. Credentials likewise: --token / --token-file, else
+$CUSTODIAN_TOKEN, else the context's; --ca/--cert/--key (TLS), else the
+context's. Every command takes -o table (default) or -o json (one JSON
 document: the response message, proto field names).
 
 Exit codes:
@@ -56,6 +63,24 @@ int Main(int argc, char** argv) {
                  "else 127.0.0.1:50051)");
   app.add_option("--timeout", timeout_flag,
                  "Deadline per call: 30s, 500ms, 2m or seconds (default 30s)");
+  custodian::clients::ConnectionFlags connection_flags;
+  app.add_option(
+      "--token", connection_flags.token,
+      "Bearer token (default: $CUSTODIAN_TOKEN, else the context's)");
+  app.add_option("--token-file", connection_flags.token_file,
+                 "File holding the bearer token");
+  app.add_option("--ca", connection_flags.ca,
+                 "CA certificate (PEM) to trust: TLS");
+  app.add_option("--cert", connection_flags.cert,
+                 "Client certificate (PEM): mutual TLS (with --key)");
+  app.add_option("--key", connection_flags.key, "Client private key (PEM)");
+  app.add_flag("--tls", connection_flags.tls,
+               "Use TLS with the system's roots when no --ca is given");
+  app.add_option("--config", connection_flags.config,
+                 "Config file with named contexts (default: "
+                 "$CUSTODIAN_CONFIG, else ~/.config/custodian/config.yaml)");
+  app.add_option("--context", connection_flags.context,
+                 "Context of the config file (default: its current_context)");
   app.add_option("-o,--output", output_flag, "Output format: table or json")
       ->check(CLI::IsMember({"table", "json"}));
 
@@ -449,6 +474,29 @@ int Main(int argc, char** argv) {
   reject_cmd->add_option("--request-id", reject_args.request_id,
                          "Idempotency id (default: a fresh random id)");
 
+  app.add_subcommand("whoami",
+                     "Who the server takes you to be: principal, "
+                     "roles, departments");
+  custodian::clients::AuditArgs audit_args;
+  std::string audit_since;
+  std::string audit_until;
+  CLI::App* audit_cmd = app.add_subcommand(
+      "audit", "Audit records of changes (admins and auditors)");
+  audit_cmd->add_option("--principal", audit_args.principal,
+                        "Only changes by this principal");
+  audit_cmd->add_option("--resource", audit_args.resource,
+                        "Only changes naming this resource, e.g. "
+                        "customers/c-1 or reps/li.na");
+  audit_cmd->add_option("--since", audit_since,
+                        "Only changes at or after this time (RFC 3339)");
+  audit_cmd->add_option("--until", audit_until,
+                        "Only changes before this time (RFC 3339)");
+  audit_cmd->add_option("--page-size", audit_args.page_size,
+                        "Records per page, 0-1000 (0: server default)");
+  audit_cmd->add_option("--page-token", audit_args.page_token,
+                        "Continue from a previous page");
+  audit_cmd->add_flag("--all", audit_args.all, "Every page");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -516,14 +564,39 @@ int Main(int argc, char** argv) {
               << "\" is not a positive duration such as 30s, 500ms or 2m\n";
     return kExitUsage;
   }
-  custodian::clients::ConnectionOptions options;
-  options.address = custodian::clients::ResolveServerAddress(
-      server_flag, std::getenv(custodian::clients::kServerEnvVar));
-  options.timeout = *timeout;
+  connection_flags.server = server_flag;
+  absl::StatusOr<custodian::clients::ResolvedConnection> resolved =
+      custodian::clients::ResolveConnection(
+          connection_flags, [](const char* name) { return std::getenv(name); });
+  if (!resolved.ok()) {
+    std::cerr << "custodianctl: " << resolved.status().message() << "\n";
+    return kExitUsage;
+  }
   std::unique_ptr<custodian::clients::Connection> connection =
-      custodian::clients::Connection::Open(std::move(options));
+      custodian::clients::Connection::Open(
+          custodian::clients::ToConnectionOptions(*resolved, *timeout));
   const custodian::clients::CommandOutput output{format, std::cout, std::cerr};
 
+  if (app.got_subcommand("whoami")) {
+    return RunWhoAmI(*connection, resolved->context, output);
+  }
+  if (audit_cmd->parsed()) {
+    for (const auto& [flag, text, time] :
+         {std::tuple<const char*, const std::string&,
+                     std::optional<absl::Time>*>{"--since", audit_since,
+                                                 &audit_args.since},
+          {"--until", audit_until, &audit_args.until}}) {
+      if (text.empty()) continue;
+      *time = custodian::clients::ParseAtFlag(text);
+      if (!*time) {
+        std::cerr << "custodianctl: " << flag << ": \"" << text
+                  << "\" is not an RFC 3339 time such as "
+                     "2026-06-01T00:00:00Z\n";
+        return kExitUsage;
+      }
+    }
+    return RunAudit(*connection, audit_args, output);
+  }
   if (publish->parsed()) {
     return RunRulesPublish(*connection, publish_args, output);
   }

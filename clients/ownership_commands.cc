@@ -1031,6 +1031,7 @@ int RunWatch(const Connection& connection, const WatchArgs& args,
   if (stop == nullptr) stop = &never;
   auto stub = v1::OwnershipService::NewStub(connection.channel());
   grpc::ClientContext context;  // no deadline: it runs until stopped
+  connection.AddCredentials(&context);
   v1::WatchOwnershipEventsRequest request;
   request.set_after_sequence(args.from_sequence);
   stop->OnStop([&context] { context.TryCancel(); });

@@ -505,7 +505,7 @@ TEST_F(RemoteCommandsTest, UnreachableServerExitsThree) {
     address = gone.address();
   }
   std::unique_ptr<Connection> connection =
-      Connection::Open({address, absl::Seconds(10), nullptr});
+      Connection::Open({address, absl::Seconds(10), nullptr, ""});
   EXPECT_EQ(RunRosterGet(*connection, Table()), kExitUnreachable);
   EXPECT_THAT(err_.str(), HasSubstr("custodianctl: UNAVAILABLE: "));
   EXPECT_THAT(err_.str(), HasSubstr("  server: " + address +
@@ -521,7 +521,7 @@ TEST_F(RemoteCommandsTest, UnreachableServerOnAWriteGivesTheRetryId) {
     address = gone.address();
   }
   std::unique_ptr<Connection> connection =
-      Connection::Open({address, absl::Seconds(10), nullptr});
+      Connection::Open({address, absl::Seconds(10), nullptr, ""});
   EXPECT_EQ(RunRepSetStatus(*connection, {"a", "away", "x", "rid-5"}, Table()),
             kExitUnreachable);
   EXPECT_THAT(err_.str(), HasSubstr("retry with --request-id rid-5"));

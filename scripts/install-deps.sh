@@ -20,13 +20,16 @@ PACKAGES=(
   libgoogle-perftools-dev
   libgrpc++-dev
   libgtest-dev
+  libjwt-dev
   libprotobuf-dev
   libre2-dev
   librocksdb-dev
+  libssl-dev
   libutf8proc-dev
   libyaml-cpp-dev
   ninja-build
   nlohmann-json3-dev
+  openssl
   pkg-config
   protobuf-compiler
   protobuf-compiler-grpc

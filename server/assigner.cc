@@ -101,6 +101,25 @@ bool SameSegments(const storage::v1::CustomerRecord& record,
   return true;
 }
 
+// The customer and each department whose ownership an Assign changed.
+std::vector<std::string> AssignResources(const v1::AssignResponse& r) {
+  std::vector<std::string> out = {absl::StrCat("customers/", r.customer_id())};
+  for (const v1::DepartmentAssignment& d : r.departments()) {
+    if (!d.changed()) continue;
+    out.push_back(absl::StrCat("customers/", r.customer_id(), "/departments/",
+                               d.ownership().department()));
+  }
+  return out;
+}
+
+std::string AssignOutcome(const v1::AssignResponse& r) {
+  int changed = 0;
+  for (const v1::DepartmentAssignment& d : r.departments()) {
+    changed += d.changed() ? 1 : 0;
+  }
+  return absl::StrCat("OK: ", changed, " department(s) changed");
+}
+
 }  // namespace
 
 TeamAllocator::CounterLoader StoreCounterLoader(storage::Store* store) {
@@ -186,7 +205,7 @@ absl::StatusOr<std::shared_ptr<const RosterIndex>> Assigner::StoredRoster(
 // Assign, UpdateCustomer, BatchAssign
 
 absl::StatusOr<v1::AssignResponse> Assigner::Assign(
-    const v1::AssignRequest& request, absl::string_view actor) {
+    const v1::AssignRequest& request, const Actor& actor) {
   FieldErrors errors;
   CheckCustomer("customer", request.has_customer(), request.customer(),
                 &errors);
@@ -198,7 +217,7 @@ absl::StatusOr<v1::AssignResponse> Assigner::Assign(
 }
 
 absl::StatusOr<v1::AssignResponse> Assigner::UpdateCustomer(
-    const v1::UpdateCustomerRequest& request, absl::string_view actor) {
+    const v1::UpdateCustomerRequest& request, const Actor& actor) {
   FieldErrors errors;
   CheckCustomer("customer", request.has_customer(), request.customer(),
                 &errors);
@@ -210,7 +229,7 @@ absl::StatusOr<v1::AssignResponse> Assigner::UpdateCustomer(
 }
 
 absl::StatusOr<v1::BatchAssignResponse> Assigner::BatchAssign(
-    const v1::BatchAssignRequest& request, absl::string_view actor) {
+    const v1::BatchAssignRequest& request, const Actor& actor) {
   FieldErrors errors;
   if (request.requests_size() < 1 ||
       request.requests_size() > kMaxBatchAssign) {
@@ -448,7 +467,7 @@ absl::Status Assigner::StageAssign(storage::Transaction& txn,
       ChangeSpec spec;
       spec.after = d.after;
       spec.cause = d.cause;
-      spec.actor = std::string(job.actor);
+      spec.actor = job.actor->id;
       spec.request_id = std::string(job.request_id);
       spec.before = &d.before;
       ASSIGN_OR_RETURN(PendingEvents pending, options_.book->Stage(txn, spec));
@@ -463,6 +482,9 @@ absl::Status Assigner::StageAssign(storage::Transaction& txn,
     }
     effects.plans.push_back(std::move(d));
   }
+  RETURN_IF_ERROR(StageAuditRecord(txn, *job.actor, job.method, job.request_id,
+                                   AssignResources(*response),
+                                   AssignOutcome(*response), now));
   return idempotency_.Record(txn, job.method, job.request_id, job.fingerprint,
                              SerializeDeterministic(*response), now);
 }
@@ -470,7 +492,7 @@ absl::Status Assigner::StageAssign(storage::Transaction& txn,
 absl::StatusOr<Assigner::AssignJob> Assigner::MakeJob(
     absl::string_view method, const google::protobuf::Message& request,
     const v1::Customer& customer, absl::string_view request_id,
-    absl::string_view actor, bool require_known) const {
+    const Actor& actor, bool require_known) const {
   AssignJob job;
   job.active = options_.rulesets->ActiveRuleset();
   if (job.active.ruleset == nullptr) {
@@ -480,7 +502,7 @@ absl::StatusOr<Assigner::AssignJob> Assigner::MakeJob(
   job.method = method;
   job.customer = &customer;
   job.request_id = request_id;
-  job.actor = actor;
+  job.actor = &actor;
   job.require_known = require_known;
   job.fingerprint = RequestFingerprint(request);
   return job;
@@ -489,7 +511,7 @@ absl::StatusOr<Assigner::AssignJob> Assigner::MakeJob(
 absl::StatusOr<v1::AssignResponse> Assigner::AssignCustomer(
     absl::string_view method, const google::protobuf::Message& request,
     const v1::Customer& customer, absl::string_view request_id,
-    absl::string_view actor, bool require_known) {
+    const Actor& actor, bool require_known) {
   ASSIGN_OR_RETURN(
       const AssignJob job,
       MakeJob(method, request, customer, request_id, actor, require_known));
@@ -579,7 +601,7 @@ absl::StatusOr<v1::Customer> Assigner::GetCustomer(
 // Transfer, Approve, Reject
 
 absl::StatusOr<v1::Ownership> Assigner::Transfer(
-    const v1::TransferRequest& request, absl::string_view actor) {
+    const v1::TransferRequest& request, const Actor& actor) {
   FieldErrors errors;
   CheckName("customer_id", request.customer_id(), true, rules::CheckCustomerId,
             &errors);
@@ -680,6 +702,9 @@ absl::StatusOr<v1::Ownership> Assigner::Transfer(
               current->state() == v1::Ownership::ACTIVE &&
               current->rep() == rep_id) {
             response = *current;  // already theirs: nothing to change
+            RETURN_IF_ERROR(StageAuditRecord(
+                txn, actor, kTransferMethod, request.request_id(),
+                OwnershipResources(response), "OK: no change", now));
             return idempotency_.Record(txn, kTransferMethod,
                                        request.request_id(), fingerprint,
                                        SerializeDeterministic(response), now);
@@ -724,6 +749,9 @@ absl::StatusOr<v1::Ownership> Assigner::Transfer(
               current->state() == v1::Ownership::POOLED &&
               current->pool() == pool_id) {
             response = *current;
+            RETURN_IF_ERROR(StageAuditRecord(
+                txn, actor, kTransferMethod, request.request_id(),
+                OwnershipResources(response), "OK: no change", now));
             return idempotency_.Record(txn, kTransferMethod,
                                        request.request_id(), fingerprint,
                                        SerializeDeterministic(response), now);
@@ -740,7 +768,7 @@ absl::StatusOr<v1::Ownership> Assigner::Transfer(
         ChangeSpec spec;
         spec.after = after;
         spec.cause = v1::OwnershipEvent::TRANSFER;
-        spec.actor = std::string(actor);
+        spec.actor = actor.id;
         spec.reason = request.reason();
         spec.request_id = request.request_id();
         spec.before = &plan.before;
@@ -749,6 +777,9 @@ absl::StatusOr<v1::Ownership> Assigner::Transfer(
         response = pending.events().back().after();
         effects.events.Append(std::move(pending));
         effects.plans.push_back(std::move(plan));
+        RETURN_IF_ERROR(StageAuditRecord(
+            txn, actor, kTransferMethod, request.request_id(),
+            OwnershipResources(response), "OK: transferred", now));
         return idempotency_.Record(txn, kTransferMethod, request.request_id(),
                                    fingerprint,
                                    SerializeDeterministic(response), now);
@@ -799,7 +830,7 @@ absl::StatusOr<v1::Ownership> ReadPending(storage::Transaction& txn,
 }  // namespace
 
 absl::StatusOr<v1::Ownership> Assigner::Approve(
-    const v1::ApproveRequest& request, absl::string_view actor) {
+    const v1::ApproveRequest& request, const Actor& actor) {
   RETURN_IF_ERROR(CheckDecisionRequest(request.customer_id(),
                                        request.department(), request.reason(),
                                        false, request.request_id(), actor));
@@ -826,12 +857,15 @@ absl::StatusOr<v1::Ownership> Assigner::Approve(
         spec.after = pending;
         spec.after.set_state(v1::Ownership::ACTIVE);
         spec.cause = v1::OwnershipEvent::APPROVAL;
-        spec.actor = std::string(actor);
+        spec.actor = actor.id;
         spec.reason = request.reason();
         spec.request_id = request.request_id();
         ASSIGN_OR_RETURN(PendingEvents events, options_.book->Stage(txn, spec));
         response = events.events().back().after();
         effects.events.Append(std::move(events));
+        RETURN_IF_ERROR(StageAuditRecord(
+            txn, actor, kApproveMethod, request.request_id(),
+            OwnershipResources(response), "OK: approved", now));
         return idempotency_.Record(txn, kApproveMethod, request.request_id(),
                                    fingerprint,
                                    SerializeDeterministic(response), now);
@@ -840,7 +874,7 @@ absl::StatusOr<v1::Ownership> Assigner::Approve(
 }
 
 absl::StatusOr<v1::Ownership> Assigner::Reject(const v1::RejectRequest& request,
-                                               absl::string_view actor) {
+                                               const Actor& actor) {
   RETURN_IF_ERROR(CheckDecisionRequest(request.customer_id(),
                                        request.department(), request.reason(),
                                        true, request.request_id(), actor));
@@ -892,7 +926,7 @@ absl::StatusOr<v1::Ownership> Assigner::Reject(const v1::RejectRequest& request,
         ChangeSpec spec;
         spec.after = plan.after;
         spec.cause = v1::OwnershipEvent::REJECTION;
-        spec.actor = std::string(actor);
+        spec.actor = actor.id;
         spec.reason = request.reason();
         spec.request_id = request.request_id();
         ASSIGN_OR_RETURN(PendingEvents events, options_.book->Stage(txn, spec));
@@ -902,6 +936,9 @@ absl::StatusOr<v1::Ownership> Assigner::Reject(const v1::RejectRequest& request,
         }
         effects.events.Append(std::move(events));
         effects.plans.push_back(std::move(plan));
+        RETURN_IF_ERROR(StageAuditRecord(
+            txn, actor, kRejectMethod, request.request_id(),
+            OwnershipResources(response), "OK: rejected", now));
         return idempotency_.Record(txn, kRejectMethod, request.request_id(),
                                    fingerprint,
                                    SerializeDeterministic(response), now);

@@ -86,6 +86,7 @@
 #include "custodian/v1/ownership.pb.h"
 #include "custodian/v1/ownership_requests.pb.h"
 #include "server/assignment_planner.h"
+#include "server/audit_log.h"
 #include "server/idempotency.h"
 #include "server/mutation.h"
 #include "server/ownership_book.h"
@@ -154,7 +155,7 @@ class Assigner {
   // as stored after the call and whether this call changed it. Errors: see
   // the top of this file.
   absl::StatusOr<v1::AssignResponse> Assign(const v1::AssignRequest& request,
-                                            absl::string_view actor);
+                                            const Actor& actor);
 
   // BatchAssign by `actor`: 1-1000 requests, each an independent Assign
   // (recorded under its own request_id as an Assign, so a retry of the
@@ -170,7 +171,7 @@ class Assigner {
   // naming `requests` when there are none or more than 1000 (then nothing
   // is processed), or naming `actor`.
   absl::StatusOr<v1::BatchAssignResponse> BatchAssign(
-      const v1::BatchAssignRequest& request, absl::string_view actor);
+      const v1::BatchAssignRequest& request, const Actor& actor);
 
   // Evaluate: exactly the answer Assign would give now for this customer
   // (the same plan, made with TeamAllocator::Peek), writing nothing,
@@ -191,7 +192,7 @@ class Assigner {
   // drift is flagged; reassign: moved), and departments without an owner
   // are assigned. NOT_FOUND for an unknown customer (use Assign).
   absl::StatusOr<v1::AssignResponse> UpdateCustomer(
-      const v1::UpdateCustomerRequest& request, absl::string_view actor);
+      const v1::UpdateCustomerRequest& request, const Actor& actor);
 
   // Transfer by `actor` (cause TRANSFER, with the reason):
   //   to a rep: the rep must be ACTIVE and a member of a (non-pool) team of
@@ -208,13 +209,13 @@ class Assigner {
   // customer must be known (NOT_FOUND); a FROZEN ownership is
   // FAILED_PRECONDITION. Returns the ownership as stored.
   absl::StatusOr<v1::Ownership> Transfer(const v1::TransferRequest& request,
-                                         absl::string_view actor);
+                                         const Actor& actor);
 
   // Approve by `actor`: PENDING_APPROVAL -> ACTIVE with the same rep
   // (cause APPROVAL, reason optional). FAILED_PRECONDITION when the
   // ownership is not pending; NOT_FOUND when there is none.
   absl::StatusOr<v1::Ownership> Approve(const v1::ApproveRequest& request,
-                                        absl::string_view actor);
+                                        const Actor& actor);
 
   // Reject by `actor` (cause REJECTION, reason required): the pending
   // ownership goes to the next eligible member of the same team (the
@@ -223,7 +224,7 @@ class Assigner {
   // PlanReject). FAILED_PRECONDITION when not pending; NOT_FOUND when there
   // is none.
   absl::StatusOr<v1::Ownership> Reject(const v1::RejectRequest& request,
-                                       absl::string_view actor);
+                                       const Actor& actor);
 
  private:
   explicit Assigner(Options options);
@@ -237,7 +238,7 @@ class Assigner {
     absl::string_view method;      // the idempotency method name
     const v1::Customer* customer;  // validated; outlives the job
     absl::string_view request_id;
-    absl::string_view actor;
+    const Actor* actor;          // outlives the job
     bool require_known = false;  // NOT_FOUND for a new customer
     std::string fingerprint;     // RequestFingerprint of the request
     RulesetRegistry::Active active;
@@ -249,7 +250,7 @@ class Assigner {
                                     const google::protobuf::Message& request,
                                     const v1::Customer& customer,
                                     absl::string_view request_id,
-                                    absl::string_view actor,
+                                    const Actor& actor,
                                     bool require_known) const;
 
   // Assign and UpdateCustomer: StageAssign in its own transaction (with
@@ -257,7 +258,7 @@ class Assigner {
   absl::StatusOr<v1::AssignResponse> AssignCustomer(
       absl::string_view method, const google::protobuf::Message& request,
       const v1::Customer& customer, absl::string_view request_id,
-      absl::string_view actor, bool require_known);
+      const Actor& actor, bool require_known);
 
   // One attempt of `job` in `txn`: the idempotency lookup (a replay sets
   // effects.replay and stages nothing), the locked reads, the plan, and the

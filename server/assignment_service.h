@@ -3,7 +3,8 @@
 // planning, the one-commit-per-change write discipline, request ids. Each
 // handler translates the request, delegates, and maps the result through
 // ToGrpcStatus (server/status_mapping.h), error details included. Mutations
-// are recorded with the actor ActorOf(context).
+// are recorded with the caller's principal, after the Authorizer
+// (server/authorizer.h) has checked the caller.
 //
 // Where each call runs (STYLE.md: never block a callback thread on long
 // work):
@@ -28,6 +29,7 @@
 #include "custodian/v1/assignment_service.grpc.pb.h"
 #include "custodian/v1/assignment_service.pb.h"
 #include "server/assigner.h"
+#include "server/authorizer.h"
 #include "server/worker_pool.h"
 
 namespace custodian::server {
@@ -38,19 +40,20 @@ class AssignmentServiceImpl final
   // REQUIRES: `assigner` and `pool` are not null and outlive this service;
   // the pool runs until every call of this service has finished (the gRPC
   // server's Shutdown waits for that).
-  AssignmentServiceImpl(Assigner* assigner, WorkerPool* pool)
-      : assigner_(assigner), pool_(pool) {}
+  AssignmentServiceImpl(Assigner* assigner, WorkerPool* pool,
+                        Authorizer* authorizer)
+      : assigner_(assigner), pool_(pool), authorizer_(authorizer) {}
 
   AssignmentServiceImpl(const AssignmentServiceImpl&) = delete;
   AssignmentServiceImpl& operator=(const AssignmentServiceImpl&) = delete;
 
-  // Assigner::Assign by ActorOf(context), on the pool.
+  // Assigner::Assign by the caller's principal, on the pool.
   grpc::ServerUnaryReactor* Assign(grpc::CallbackServerContext* context,
                                    const v1::AssignRequest* request,
                                    v1::AssignResponse* response) override;
-  // Assigner::BatchAssign by ActorOf(context), on the pool. Per-item errors
-  // are in the response; the call fails only for a bad batch (empty, over
-  // 1000) or a full pool.
+  // Assigner::BatchAssign by the caller's principal, on the pool. Per-item
+  // errors are in the response; the call fails only for a bad batch (empty,
+  // over 1000) or a full pool.
   grpc::ServerUnaryReactor* BatchAssign(
       grpc::CallbackServerContext* context,
       const v1::BatchAssignRequest* request,
@@ -63,7 +66,7 @@ class AssignmentServiceImpl final
   grpc::ServerUnaryReactor* GetCustomer(grpc::CallbackServerContext* context,
                                         const v1::GetCustomerRequest* request,
                                         v1::Customer* response) override;
-  // Assigner::UpdateCustomer by ActorOf(context), on the pool.
+  // Assigner::UpdateCustomer by the caller's principal, on the pool.
   grpc::ServerUnaryReactor* UpdateCustomer(
       grpc::CallbackServerContext* context,
       const v1::UpdateCustomerRequest* request,
@@ -72,6 +75,7 @@ class AssignmentServiceImpl final
  private:
   Assigner* const assigner_;
   WorkerPool* const pool_;
+  Authorizer* const authorizer_;
 };
 
 }  // namespace custodian::server

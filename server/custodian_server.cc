@@ -4,6 +4,7 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include <filesystem>
+#include <set>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "custodian/v1/assignment_service.grpc.pb.h"
+#include "custodian/v1/audit_service.grpc.pb.h"
 #include "custodian/v1/ownership_service.grpc.pb.h"
 #include "custodian/v1/pool_service.grpc.pb.h"
 #include "custodian/v1/roster_service.pb.h"
@@ -114,6 +116,8 @@ std::string WithPort(const std::string& listen_address, int port) {
 absl::StatusOr<std::unique_ptr<CustodianServer>> CustodianServer::Create(
     Options options) {
   RETURN_IF_ERROR(ValidateOptions(options));
+  ASSIGN_OR_RETURN(std::unique_ptr<Authenticator> auth,
+                   Authenticator::Create(options.auth, options.clock));
   RETURN_IF_ERROR(CreateDataDir(options.data_dir));
 
   storage::RocksDbStoreOptions store_options;
@@ -139,8 +143,8 @@ absl::StatusOr<std::unique_ptr<CustodianServer>> CustodianServer::Create(
   // From here on the server object owns the store: on an error, its
   // destructor closes it.
   std::unique_ptr<CustodianServer> server(new CustodianServer(
-      std::move(options), *std::move(store), *std::move(roster),
-      *std::move(rulesets), *std::move(simulator)));
+      std::move(options), std::move(auth), *std::move(store),
+      *std::move(roster), *std::move(rulesets), *std::move(simulator)));
   RETURN_IF_ERROR(server->Bootstrap());
   RETURN_IF_ERROR(server->BuildOwnership());
   RETURN_IF_ERROR(server->Start());
@@ -157,13 +161,37 @@ absl::StatusOr<std::unique_ptr<CustodianServer>> CustodianServer::Create(
         "or a power loss may lose the changes acknowledged in roughly the "
         "last 30 seconds (each change lost whole, never half-written)");
   }
-  LogWarning(
-      "local development mode: no authentication; listening on loopback "
-      "only; every change is recorded as actor \"local-dev\"");
+  const AuthOptions& auth_options = o.auth;
+  if (!auth_options.configured()) {
+    LogWarning(
+        "local development mode: no authentication; listening on loopback "
+        "only; every caller has every role and every change is recorded as "
+        "actor \"local-dev\". Configure token_file, jwt_* or "
+        "tls_client_ca_file to serve anyone else");
+  } else {
+    std::vector<std::string> methods;
+    if (!auth_options.token_file.empty()) {
+      methods.push_back(
+          absl::StrCat("static tokens (", auth_options.token_file, ")"));
+    }
+    if (auth_options.jwt_enabled()) {
+      methods.push_back(absl::StrCat("JWTs from issuer ",
+                                     auth_options.jwt_issuer, " for audience ",
+                                     auth_options.jwt_audience));
+    }
+    if (!auth_options.tls_client_ca_file.empty()) {
+      methods.push_back(absl::StrCat("client certificates (CA ",
+                                     auth_options.tls_client_ca_file, ")"));
+    }
+    LogInfo(absl::StrCat("authentication: ", absl::StrJoin(methods, ", "), "; ",
+                         auth_options.tls() ? "TLS" : "plaintext",
+                         " (loopback)"));
+  }
   LogInfo(absl::StrCat(
       "custodiand ", CUSTODIAN_VERSION,
       " serving custodian.v1.RulesetService, custodian.v1.RosterService, "
       "custodian.v1.AssignmentService, custodian.v1.OwnershipService, "
+      "custodian.v1.IdentityService, custodian.v1.AuditService, "
       "grpc.health.v1.Health and server reflection on ",
       server->address_, "; data dir ", o.data_dir, " (",
       o.sync_writes ? "synced writes" : "UNSAFE: unsynced writes",
@@ -179,6 +207,7 @@ absl::StatusOr<std::unique_ptr<CustodianServer>> CustodianServer::Create(
 }
 
 CustodianServer::CustodianServer(Options options,
+                                 std::unique_ptr<Authenticator> auth,
                                  std::unique_ptr<storage::Store> store,
                                  std::unique_ptr<RosterRegistry> roster,
                                  std::unique_ptr<RulesetRegistry> rulesets,
@@ -186,11 +215,41 @@ CustodianServer::CustodianServer(Options options,
     : options_(std::move(options)),
       idempotency_(IdempotencyOptions{options_.idempotency_window}),
       store_(std::move(store)),
+      authenticator_(std::move(auth)),
+      authorizer_(std::make_unique<Authorizer>(
+          authenticator_.get(),
+          [this](absl::string_view rep) { return RepDepartments(rep); })),
       roster_(std::move(roster)),
       rulesets_(std::move(rulesets)),
       simulator_(std::move(simulator)),
-      ruleset_service_(rulesets_.get(), simulator_.get()),
-      roster_service_(roster_.get()) {}
+      ruleset_service_(rulesets_.get(), simulator_.get(), authorizer_.get()),
+      roster_service_(roster_.get(), authorizer_.get()),
+      identity_service_(authorizer_.get()) {}
+
+absl::StatusOr<std::set<std::string>> CustodianServer::RepDepartments(
+    absl::string_view rep) const {
+  ASSIGN_OR_RETURN(v1::GetRosterResponse roster, roster_->Get());
+  std::set<std::string> departments;
+  for (const v1::Team& team : roster.roster().teams()) {
+    for (const v1::TeamMember& member : team.members()) {
+      if (member.rep() == rep) departments.insert(team.department());
+    }
+  }
+  return departments;
+}
+
+absl::Status CustodianServer::ReloadCredentials() {
+  absl::Status status = authenticator_->Reload();
+  if (status.ok()) {
+    LogInfo("credentials reloaded (token file, principals file, JWT keys)");
+  } else {
+    LogError(
+        absl::StrCat("credentials not reloaded, the previous ones stay "
+                     "in use: ",
+                     status.message()));
+  }
+  return status;
+}
 
 CustodianServer::~CustodianServer() { (void)Shutdown(absl::Now()); }
 
@@ -306,17 +365,20 @@ absl::Status CustodianServer::BuildOwnership() {
   pool.name = "workers";
   ASSIGN_OR_RETURN(workers_, WorkerPool::Create(std::move(pool)));
 
-  assignment_service_ =
-      std::make_unique<AssignmentServiceImpl>(assigner_.get(), workers_.get());
+  assignment_service_ = std::make_unique<AssignmentServiceImpl>(
+      assigner_.get(), workers_.get(), authorizer_.get());
   OwnershipServiceImpl::Options ownership;
   ownership.book = book_.get();
   ownership.assigner = assigner_.get();
   ownership.feed = feed_.get();
   ownership.sequencer = sequencer_.get();
   ownership.pool = workers_.get();
+  ownership.authorizer = authorizer_.get();
   ASSIGN_OR_RETURN(ownership_service_, OwnershipServiceImpl::Create(ownership));
-  pool_service_ =
-      std::make_unique<PoolServiceImpl>(desk_.get(), workers_.get());
+  pool_service_ = std::make_unique<PoolServiceImpl>(desk_.get(), workers_.get(),
+                                                    authorizer_.get());
+  audit_service_ = std::make_unique<AuditServiceImpl>(store, workers_.get(),
+                                                      authorizer_.get());
   return absl::OkStatus();
 }
 
@@ -334,7 +396,7 @@ absl::Status CustodianServer::Start() {
   // the same port would start and silently share the traffic.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(options_.listen_address,
-                           grpc::InsecureServerCredentials(), &port_);
+                           authenticator_->ServerCredentials(), &port_);
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(options_.max_request_bytes));
   builder.RegisterService(&ruleset_service_);
@@ -342,6 +404,8 @@ absl::Status CustodianServer::Start() {
   builder.RegisterService(assignment_service_.get());
   builder.RegisterService(ownership_service_.get());
   builder.RegisterService(pool_service_.get());
+  builder.RegisterService(&identity_service_);
+  builder.RegisterService(audit_service_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     if (server_ != nullptr) {
@@ -360,6 +424,8 @@ absl::Status CustodianServer::Start() {
   health->SetServingStatus(v1::AssignmentService::service_full_name(), true);
   health->SetServingStatus(v1::OwnershipService::service_full_name(), true);
   health->SetServingStatus(v1::PoolService::service_full_name(), true);
+  health->SetServingStatus(v1::IdentityService::service_full_name(), true);
+  health->SetServingStatus(v1::AuditService::service_full_name(), true);
   return absl::OkStatus();
 }
 

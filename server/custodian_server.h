@@ -4,15 +4,17 @@
 // sequencer, ownership book, event feed, team allocator, assigner) and the
 // worker pool, and serves custodian.v1.RulesetService,
 // custodian.v1.RosterService, custodian.v1.AssignmentService,
-// custodian.v1.OwnershipService, grpc.health.v1.Health and server reflection
-// on a loopback address, and custodian.v1.PoolService (pool_desk.h). One
-// background thread deletes expired request-id records; another runs the
-// recycling sweeper (recycling_sweeper.h) every
-// Options::recycling_sweep_interval.
+// custodian.v1.OwnershipService, custodian.v1.PoolService (pool_desk.h),
+// custodian.v1.IdentityService, custodian.v1.AuditService,
+// grpc.health.v1.Health and server reflection. One background thread
+// deletes expired request-id records; another runs the recycling sweeper
+// (recycling_sweeper.h) every Options::recycling_sweep_interval.
 //
-// Local development mode only: there is no authentication yet, so Options
-// accepts loopback addresses only, and every mutation is recorded with the
-// actor "local-dev" (status_mapping.h, ActorOf).
+// Every custodian.v1 call is authenticated and authorized (authenticator.h,
+// authorizer.h) by its handler before anything else; health and reflection
+// are open to all, so that probes and tools work. With no authentication
+// configured the server is in local development mode: loopback only, and
+// every call is the principal "local-dev" with every role.
 #ifndef CUSTODIAN_SERVER_CUSTODIAN_SERVER_H_
 #define CUSTODIAN_SERVER_CUSTODIAN_SERVER_H_
 
@@ -21,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -31,9 +34,13 @@
 #include "absl/time/time.h"
 #include "server/assigner.h"
 #include "server/assignment_service.h"
+#include "server/audit_service.h"
+#include "server/authenticator.h"
+#include "server/authorizer.h"
 #include "server/event_feed.h"
 #include "server/event_sequencer.h"
 #include "server/idempotency.h"
+#include "server/identity_service.h"
 #include "server/ownership_book.h"
 #include "server/ownership_service.h"
 #include "server/pool_desk.h"
@@ -137,12 +144,24 @@ class CustodianServer {
   // What happened at start-up.
   const StartupReport& startup() const { return startup_; }
 
+  // Re-reads the token file, the principals file and the JWT keys
+  // (Authenticator::Reload; custodiand calls it on SIGHUP). On an error the
+  // credentials in use stay as they were; the result is also logged.
+  absl::Status ReloadCredentials();
+
+  // The authorizer every handler calls (its refusal counts).
+  const Authorizer& authorizer() const { return *authorizer_; }
+
  private:
-  CustodianServer(Options options, std::unique_ptr<storage::Store> store,
+  CustodianServer(Options options, std::unique_ptr<Authenticator> auth,
+                  std::unique_ptr<storage::Store> store,
                   std::unique_ptr<RosterRegistry> roster,
                   std::unique_ptr<RulesetRegistry> rulesets,
                   std::unique_ptr<RulesetSimulator> simulator);
 
+  // The departments of the teams `rep` is a member of (for the Authorizer).
+  absl::StatusOr<std::set<std::string>> RepDepartments(
+      absl::string_view rep) const;
   // Binds the address and starts serving.
   absl::Status Start();
   // The first-start path of Create: bootstraps when needed; fills startup_.
@@ -168,11 +187,14 @@ class CustodianServer {
   bool store_closed_ ABSL_GUARDED_BY(store_mu_) = false;
   std::unique_ptr<storage::Store> store_;
 
+  const std::unique_ptr<Authenticator> authenticator_;
+  const std::unique_ptr<Authorizer> authorizer_;
   const std::unique_ptr<RosterRegistry> roster_;
   const std::unique_ptr<RulesetRegistry> rulesets_;
   const std::unique_ptr<RulesetSimulator> simulator_;
   RulesetServiceImpl ruleset_service_;
   RosterServiceImpl roster_service_;
+  IdentityServiceImpl identity_service_;
 
   // The ownership layer (BuildOwnership), over store_. Declared before
   // server_, so destroyed after it; the services before what they use.
@@ -187,6 +209,7 @@ class CustodianServer {
   std::unique_ptr<PoolDesk> desk_;
   std::unique_ptr<RecyclingSweeper> recycler_;
   std::unique_ptr<PoolServiceImpl> pool_service_;
+  std::unique_ptr<AuditServiceImpl> audit_service_;
 
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

@@ -5,6 +5,7 @@
 find_package(OpenSSL REQUIRED)
 
 add_library(custodian_domain
+  audit_log.cc
   request_checks.cc
   idempotency.cc
   roster_registry.cc
@@ -14,11 +15,12 @@ target_compile_options(custodian_domain PRIVATE ${CUSTODIAN_WARNINGS})
 target_link_libraries(custodian_domain
   PUBLIC custodian_storage custodian_rules custodian_proto custodian_common
          absl::status absl::statusor absl::strings absl::synchronization
-         absl::time absl::flat_hash_map
+         absl::time absl::flat_hash_map absl::random_random
   PRIVATE OpenSSL::Crypto)
 
 if(CUSTODIAN_BUILD_TESTS)
   add_executable(domain_test
+    audit_log_test.cc
     request_checks_test.cc
     idempotency_test.cc
     roster_registry_test.cc

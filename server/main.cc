@@ -9,7 +9,9 @@
 //
 // Options come from the config file (YAML, keys = Options field names, see
 // server_options.h), then from flags, which override the file. Logs to
-// stderr. Stops gracefully on SIGTERM or SIGINT. Exit status: see kExitCodes.
+// stderr. Stops gracefully on SIGTERM or SIGINT; SIGHUP reloads the
+// credentials files (token file, principals file, JWT keys). Exit status: see
+// kExitCodes.
 #include <pthread.h>
 #include <signal.h>
 
@@ -18,6 +20,7 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
@@ -73,7 +76,15 @@ int Run(int argc, char** argv) {
                    "roster_file, ruleset_file, max_request_bytes, "
                    "idempotency_window, idempotency_sweep_interval, "
                    "recycling_sweep_interval, "
-                   "shutdown_grace, workers); flags override it.\n\n",
+                   "shutdown_grace, workers, and the authentication "
+                   "options tls_cert_file, tls_key_file, tls_client_ca_file, "
+                   "tls_reload_interval, principals_file, token_file, "
+                   "jwt_hs256_secret_file, jwt_rs256_public_key_file, "
+                   "jwt_issuer, jwt_audience, jwt_leeway, "
+                   "jwt_principal_claim, jwt_roles_claim, "
+                   "jwt_departments_claim); flags override it. SIGHUP "
+                   "reloads the token file, principals file and JWT keys; "
+                   "TLS files are reloaded when they change.\n\n",
                    kExitCodes));
 
   std::string config_file;
@@ -91,14 +102,50 @@ int Run(int argc, char** argv) {
   std::string shutdown_grace = absl::FormatDuration(defaults.shutdown_grace);
   int workers = defaults.workers;
 
+  // Authentication text options: flag, help, where it goes.
+  struct AuthFlag {
+    const char* flag;
+    const char* help;
+    std::string custodian::server::AuthOptions::*field;
+    std::string value = "";
+    CLI::Option* option = nullptr;
+  };
+  using custodian::server::AuthOptions;
+  std::vector<AuthFlag> auth_flags = {
+      {"--tls-cert", "server certificate chain (PEM)",
+       &AuthOptions::tls_cert_file},
+      {"--tls-key", "server private key (PEM)", &AuthOptions::tls_key_file},
+      {"--tls-client-ca", "CA of client certificates (PEM): mutual TLS",
+       &AuthOptions::tls_client_ca_file},
+      {"--principals-file",
+       "YAML mapping client certificate subjects to principals",
+       &AuthOptions::principals_file},
+      {"--token-file", "YAML of static tokens, as SHA-256 hashes",
+       &AuthOptions::token_file},
+      {"--jwt-hs256-secret-file", "HS256 shared secret for JWTs",
+       &AuthOptions::jwt_hs256_secret_file},
+      {"--jwt-rs256-public-key-file", "RS256 public key (PEM) for JWTs",
+       &AuthOptions::jwt_rs256_public_key_file},
+      {"--jwt-issuer", "required JWT iss", &AuthOptions::jwt_issuer},
+      {"--jwt-audience", "required JWT aud", &AuthOptions::jwt_audience},
+  };
+  for (AuthFlag& f : auth_flags) {
+    f.option = app.add_option(f.flag, f.value, f.help)->type_name("VALUE");
+  }
+  std::string jwt_leeway;
+  CLI::Option* leeway_flag =
+      app.add_option("--jwt-leeway", jwt_leeway,
+                     "clock skew allowed for JWT exp/nbf (0s-5m; default 30s)");
+
   app.add_option("--config", config_file,
                  "YAML config file; keys are option names (see below); flags "
                  "given on the command line override it")
       ->type_name("FILE");
   CLI::Option* listen_flag =
       app.add_option("--listen", listen,
-                     "host:port to serve gRPC on; loopback only until "
-                     "authentication is built; port 0 picks a free port")
+                     "host:port to serve gRPC on; port 0 picks a free port. "
+                     "Without authentication: loopback only. Elsewhere: "
+                     "authentication and TLS are required")
           ->capture_default_str();
   CLI::Option* data_dir_flag =
       app.add_option("--data-dir", data_dir,
@@ -195,13 +242,17 @@ int Run(int argc, char** argv) {
     options.max_request_bytes = max_request_bytes;
   }
   if (workers_flag->count() > 0) options.workers = workers;
+  for (const AuthFlag& f : auth_flags) {
+    if (f.option->count() > 0) options.auth.*(f.field) = f.value;
+  }
   if (!SetDurationFlag(window_flag, idempotency_window,
                        &options.idempotency_window) ||
       !SetDurationFlag(sweep_flag, sweep_interval,
                        &options.idempotency_sweep_interval) ||
       !SetDurationFlag(recycling_flag, recycling_interval,
                        &options.recycling_sweep_interval) ||
-      !SetDurationFlag(grace_flag, shutdown_grace, &options.shutdown_grace)) {
+      !SetDurationFlag(grace_flag, shutdown_grace, &options.shutdown_grace) ||
+      !SetDurationFlag(leeway_flag, jwt_leeway, &options.auth.jwt_leeway)) {
     return kExitUsage;
   }
   if (absl::Status s = custodian::server::ValidateOptions(options); !s.ok()) {
@@ -215,9 +266,10 @@ int Run(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);
   if (int err = pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr); err != 0) {
-    custodian::LogError(
-        absl::StrCat("cannot block SIGINT/SIGTERM: ", std::strerror(err)));
+    custodian::LogError(absl::StrCat("cannot block SIGINT/SIGTERM/SIGHUP: ",
+                                     std::strerror(err)));
     return kExitCannotStart;
   }
 
@@ -234,9 +286,16 @@ int Run(int argc, char** argv) {
   }
 
   int signal_number = 0;
-  if (int err = sigwait(&stop_signals, &signal_number); err != 0) {
-    custodian::LogError(absl::StrCat("sigwait: ", std::strerror(err)));
-    signal_number = 0;
+  while (true) {
+    if (int err = sigwait(&stop_signals, &signal_number); err != 0) {
+      custodian::LogError(absl::StrCat("sigwait: ", std::strerror(err)));
+      signal_number = 0;
+      break;
+    }
+    if (signal_number != SIGHUP) break;
+    // SIGHUP: reload the credentials files; errors are logged and the
+    // previous credentials stay in use.
+    (void)(*server)->ReloadCredentials();
   }
   custodian::LogInfo(absl::StrCat(
       "received ", signal_number == 0 ? "error" : strsignal(signal_number),

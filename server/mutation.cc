@@ -28,6 +28,23 @@ void MutationEffects::Finish(TeamAllocator& allocator, bool committed) {
   if (committed) events.Committed();
 }
 
+std::vector<std::string> OwnershipResources(const v1::Ownership& o) {
+  std::vector<std::string> out = {
+      absl::StrCat("customers/", o.customer_id()),
+      absl::StrCat("customers/", o.customer_id(), "/departments/",
+                   o.department())};
+  if (!o.rep().empty()) out.push_back(absl::StrCat("reps/", o.rep()));
+  return out;
+}
+
+bool ActsOnlyAsRep(const Actor& actor) {
+  if (actor.roles.empty()) return false;
+  for (const std::string& role : actor.roles) {
+    if (role != "rep") return false;
+  }
+  return true;
+}
+
 storage::TxnOptions MutationTxnOptions() {
   // Locking reads without a snapshot: every record a decision depends on is
   // read with GetForUpdate (store.h, TxnOptions::snapshot), and the roster

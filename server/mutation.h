@@ -29,6 +29,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "server/assignment_planner.h"
+#include "server/audit_log.h"
 #include "server/ownership_book.h"
 #include "server/team_allocator.h"
 #include "storage/store.h"
@@ -57,6 +58,14 @@ struct MutationEffects {
   // success, marks the events committed (an unknown outcome abandons them).
   void Finish(TeamAllocator& allocator, bool committed);
 };
+
+// The resources the audit record of a change to `o` names: the customer,
+// its ownership in the department and the rep, if any.
+std::vector<std::string> OwnershipResources(const v1::Ownership& o);
+
+// True when every role `actor` used is `rep` (a rep acting for themselves,
+// not as a manager, admin or system).
+bool ActsOnlyAsRep(const Actor& actor);
 
 // The options of a mutation's transaction: locking reads, no snapshot.
 storage::TxnOptions MutationTxnOptions();

@@ -137,6 +137,7 @@ OwnershipServiceImpl::Create(Options options) {
   if (options.feed == nullptr) bad.push_back("feed is required");
   if (options.sequencer == nullptr) bad.push_back("sequencer is required");
   if (options.pool == nullptr) bad.push_back("pool is required");
+  if (options.authorizer == nullptr) bad.push_back("authorizer is required");
   if (options.max_watches < 1) bad.push_back("max_watches must be >= 1");
   if (options.watch_batch < 1 || options.watch_batch > kMaxFeedBatch) {
     bad.push_back(absl::StrCat("watch_batch must be in 1..", kMaxFeedBatch));
@@ -218,6 +219,9 @@ void OwnershipServiceImpl::WatchEnding(WatchReactor* watch) {
 grpc::ServerUnaryReactor* OwnershipServiceImpl::GetOwnership(
     grpc::CallbackServerContext* context,
     const v1::GetOwnershipRequest* request, v1::Ownership* response) {
+  absl::StatusOr<Caller> caller = options_.authorizer->Authorize(
+      *context, "custodian.v1.OwnershipService.GetOwnership", *request);
+  if (!caller.ok()) return FinishError(context, caller.status());
   return FinishUnary(context, options_.book->GetOwnership(*request), response);
 }
 
@@ -225,6 +229,9 @@ grpc::ServerUnaryReactor* OwnershipServiceImpl::ListOwnerships(
     grpc::CallbackServerContext* context,
     const v1::ListOwnershipsRequest* request,
     v1::ListOwnershipsResponse* response) {
+  absl::StatusOr<Caller> caller = options_.authorizer->Authorize(
+      *context, "custodian.v1.OwnershipService.ListOwnerships", *request);
+  if (!caller.ok()) return FinishError(context, caller.status());
   return FinishUnaryOnPool(*options_.pool, context, response,
                            [book = options_.book, request] {
                              return book->ListOwnerships(*request);
@@ -235,6 +242,9 @@ grpc::ServerUnaryReactor* OwnershipServiceImpl::ListOwnershipEvents(
     grpc::CallbackServerContext* context,
     const v1::ListOwnershipEventsRequest* request,
     v1::ListOwnershipEventsResponse* response) {
+  absl::StatusOr<Caller> caller = options_.authorizer->Authorize(
+      *context, "custodian.v1.OwnershipService.ListOwnershipEvents", *request);
+  if (!caller.ok()) return FinishError(context, caller.status());
   return FinishUnaryOnPool(*options_.pool, context, response,
                            [book = options_.book, request] {
                              return book->ListOwnershipEvents(*request);
@@ -243,9 +253,15 @@ grpc::ServerUnaryReactor* OwnershipServiceImpl::ListOwnershipEvents(
 
 grpc::ServerWriteReactor<v1::OwnershipEvent>*
 OwnershipServiceImpl::WatchOwnershipEvents(
-    grpc::CallbackServerContext* /*context*/,
+    grpc::CallbackServerContext* context,
     const v1::WatchOwnershipEventsRequest* request) {
   auto* watch = new WatchReactor(this, request->after_sequence());
+  absl::StatusOr<Caller> caller = options_.authorizer->Authorize(
+      *context, "custodian.v1.OwnershipService.WatchOwnershipEvents", *request);
+  if (!caller.ok()) {
+    watch->Finish(ToGrpcStatus(caller.status()));
+    return watch;
+  }
   // The feed checks after_sequence too (EventFeed::ReadEvents); checking it
   // here answers at once, without starting a watch thread.
   FieldErrors errors;
@@ -261,9 +277,13 @@ OwnershipServiceImpl::WatchOwnershipEvents(
 grpc::ServerUnaryReactor* OwnershipServiceImpl::Transfer(
     grpc::CallbackServerContext* context, const v1::TransferRequest* request,
     v1::Ownership* response) {
+  absl::StatusOr<Caller> caller = options_.authorizer->Authorize(
+      *context, "custodian.v1.OwnershipService.Transfer", *request);
+  if (!caller.ok()) return FinishError(context, caller.status());
   return FinishUnaryOnPool(
       *options_.pool, context, response,
-      [assigner = options_.assigner, request, actor = ActorOf(*context)] {
+      [assigner = options_.assigner, request,
+       actor = ActorOf(*caller, "custodian.v1.OwnershipService.Transfer")] {
         return assigner->Transfer(*request, actor);
       });
 }
@@ -271,9 +291,13 @@ grpc::ServerUnaryReactor* OwnershipServiceImpl::Transfer(
 grpc::ServerUnaryReactor* OwnershipServiceImpl::Approve(
     grpc::CallbackServerContext* context, const v1::ApproveRequest* request,
     v1::Ownership* response) {
+  absl::StatusOr<Caller> caller = options_.authorizer->Authorize(
+      *context, "custodian.v1.OwnershipService.Approve", *request);
+  if (!caller.ok()) return FinishError(context, caller.status());
   return FinishUnaryOnPool(
       *options_.pool, context, response,
-      [assigner = options_.assigner, request, actor = ActorOf(*context)] {
+      [assigner = options_.assigner, request,
+       actor = ActorOf(*caller, "custodian.v1.OwnershipService.Approve")] {
         return assigner->Approve(*request, actor);
       });
 }
@@ -281,9 +305,13 @@ grpc::ServerUnaryReactor* OwnershipServiceImpl::Approve(
 grpc::ServerUnaryReactor* OwnershipServiceImpl::Reject(
     grpc::CallbackServerContext* context, const v1::RejectRequest* request,
     v1::Ownership* response) {
+  absl::StatusOr<Caller> caller = options_.authorizer->Authorize(
+      *context, "custodian.v1.OwnershipService.Reject", *request);
+  if (!caller.ok()) return FinishError(context, caller.status());
   return FinishUnaryOnPool(
       *options_.pool, context, response,
-      [assigner = options_.assigner, request, actor = ActorOf(*context)] {
+      [assigner = options_.assigner, request,
+       actor = ActorOf(*caller, "custodian.v1.OwnershipService.Reject")] {
         return assigner->Reject(*request, actor);
       });
 }

@@ -4,7 +4,8 @@
 // They hold every rule of the API; each handler translates the request,
 // delegates, and maps the result through ToGrpcStatus
 // (server/status_mapping.h), error details included. Mutations are recorded
-// with the actor ActorOf(context).
+// with the caller's principal, after the Authorizer (server/authorizer.h)
+// has checked the caller (every handler, reads included).
 //
 // Where each call runs (STYLE.md: never block a callback thread on long
 // work):
@@ -52,6 +53,7 @@
 #include "custodian/v1/ownership_service.grpc.pb.h"
 #include "custodian/v1/ownership_service.pb.h"
 #include "server/assigner.h"
+#include "server/authorizer.h"
 #include "server/event_feed.h"
 #include "server/event_sequencer.h"
 #include "server/ownership_book.h"
@@ -75,6 +77,8 @@ class OwnershipServiceImpl final
     // Runs the blocking calls. Required; must outlive the service and run
     // until every call of this service has finished.
     WorkerPool* pool = nullptr;
+    // Checks every call first. Required; must outlive the service.
+    Authorizer* authorizer = nullptr;
     // Most watch streams open at once (each has a thread). >= 1. Default:
     // 256.
     int max_watches = 256;
@@ -121,15 +125,15 @@ class OwnershipServiceImpl final
   grpc::ServerWriteReactor<v1::OwnershipEvent>* WatchOwnershipEvents(
       grpc::CallbackServerContext* context,
       const v1::WatchOwnershipEventsRequest* request) override;
-  // Assigner::Transfer by ActorOf(context), on the pool.
+  // Assigner::Transfer by the caller's principal, on the pool.
   grpc::ServerUnaryReactor* Transfer(grpc::CallbackServerContext* context,
                                      const v1::TransferRequest* request,
                                      v1::Ownership* response) override;
-  // Assigner::Approve by ActorOf(context), on the pool.
+  // Assigner::Approve by the caller's principal, on the pool.
   grpc::ServerUnaryReactor* Approve(grpc::CallbackServerContext* context,
                                     const v1::ApproveRequest* request,
                                     v1::Ownership* response) override;
-  // Assigner::Reject by ActorOf(context), on the pool.
+  // Assigner::Reject by the caller's principal, on the pool.
   grpc::ServerUnaryReactor* Reject(grpc::CallbackServerContext* context,
                                    const v1::RejectRequest* request,
                                    v1::Ownership* response) override;

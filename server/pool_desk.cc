@@ -340,7 +340,7 @@ PoolDesk::CooldownLookup() const {
 // Claim
 
 absl::StatusOr<v1::Ownership> PoolDesk::Claim(const v1::ClaimRequest& request,
-                                              absl::string_view actor) {
+                                              const Actor& actor) {
   FieldErrors errors;
   CheckName("customer_id", request.customer_id(), true, rules::CheckCustomerId,
             &errors);
@@ -491,7 +491,7 @@ absl::StatusOr<v1::Ownership> PoolDesk::Claim(const v1::ClaimRequest& request,
         ChangeSpec spec;
         spec.after = after;
         spec.cause = v1::OwnershipEvent::CLAIM;
-        spec.actor = std::string(actor);
+        spec.actor = actor.id;
         spec.reason = absl::StrCat("claimed from pool ", pool_id);
         spec.request_id = request.request_id();
         spec.before = &plan.before;
@@ -502,6 +502,9 @@ absl::StatusOr<v1::Ownership> PoolDesk::Claim(const v1::ClaimRequest& request,
         response = pending.events().back().after();
         effects.events.Append(std::move(pending));
         effects.plans.push_back(std::move(plan));
+        RETURN_IF_ERROR(
+            StageAuditRecord(txn, actor, kClaimMethod, request.request_id(),
+                             OwnershipResources(response), "OK: claimed", now));
         return idempotency_.Record(txn, kClaimMethod, request.request_id(),
                                    fingerprint,
                                    SerializeDeterministic(response), now);
@@ -513,7 +516,7 @@ absl::StatusOr<v1::Ownership> PoolDesk::Claim(const v1::ClaimRequest& request,
 // Release
 
 absl::StatusOr<v1::Ownership> PoolDesk::Release(
-    const v1::ReleaseRequest& request, absl::string_view actor) {
+    const v1::ReleaseRequest& request, const Actor& actor) {
   FieldErrors errors;
   CheckName("customer_id", request.customer_id(), true, rules::CheckCustomerId,
             &errors);
@@ -564,6 +567,12 @@ absl::StatusOr<v1::Ownership> PoolDesk::Release(
         ASSIGN_OR_RETURN(
             std::optional<v1::Ownership> current,
             OwnershipBook::ReadForUpdate(txn, customer_id, department));
+        if (ActsOnlyAsRep(actor) &&
+            (!current.has_value() || current->rep() != actor.id)) {
+          return absl::PermissionDeniedError(
+              absl::StrCat("rep ", rules::Quote(actor.id),
+                           " may release only customers they own"));
+        }
         if (!current.has_value()) {
           return absl::NotFoundError(
               absl::StrCat(OwnershipName(customer_id, department),
@@ -599,7 +608,7 @@ absl::StatusOr<v1::Ownership> PoolDesk::Release(
         ChangeSpec spec;
         spec.after = after;
         spec.cause = v1::OwnershipEvent::RELEASE;
-        spec.actor = std::string(actor);
+        spec.actor = actor.id;
         spec.reason = reason;
         spec.request_id = request.request_id();
         spec.before = &plan.before;
@@ -608,6 +617,9 @@ absl::StatusOr<v1::Ownership> PoolDesk::Release(
         response = pending.events().back().after();
         effects.events.Append(std::move(pending));
         effects.plans.push_back(std::move(plan));
+        RETURN_IF_ERROR(StageAuditRecord(
+            txn, actor, kReleaseMethod, request.request_id(),
+            OwnershipResources(response), "OK: released", now));
         return idempotency_.Record(txn, kReleaseMethod, request.request_id(),
                                    fingerprint,
                                    SerializeDeterministic(response), now);
@@ -619,7 +631,7 @@ absl::StatusOr<v1::Ownership> PoolDesk::Release(
 // RecordActivity
 
 absl::StatusOr<v1::RecordActivityResponse> PoolDesk::RecordActivity(
-    const v1::RecordActivityRequest& request, absl::string_view actor) {
+    const v1::RecordActivityRequest& request, const Actor& actor) {
   FieldErrors errors;
   CheckName("customer_id", request.customer_id(), true, rules::CheckCustomerId,
             &errors);
@@ -688,6 +700,11 @@ absl::StatusOr<v1::RecordActivityResponse> PoolDesk::RecordActivity(
               customer.last_activity_time();
         }
         response.set_changed(later);
+        RETURN_IF_ERROR(StageAuditRecord(
+            txn, actor, kRecordActivityMethod, request.request_id(),
+            {absl::StrCat("customers/", request.customer_id())},
+            later ? "OK: activity recorded" : "OK: no change (not later)",
+            now));
         return idempotency_.Record(txn, kRecordActivityMethod,
                                    request.request_id(), fingerprint,
                                    SerializeDeterministic(response), now);

@@ -155,12 +155,16 @@ class PoolDesk {
   static absl::StatusOr<std::unique_ptr<PoolDesk>> Create(Options options);
 
   // See the top of this file. Return the ownership as stored.
+  // Each successful mutation also stages its audit record (audit_log.h) in
+  // its commit. Release by a caller acting only as a rep (ActsOnlyAsRep) is
+  // PERMISSION_DENIED unless the rep owns the customer, whether or not it
+  // exists (so a rep learns nothing of others' customers).
   absl::StatusOr<v1::Ownership> Claim(const v1::ClaimRequest& request,
-                                      absl::string_view actor);
+                                      const Actor& actor);
   absl::StatusOr<v1::Ownership> Release(const v1::ReleaseRequest& request,
-                                        absl::string_view actor);
+                                        const Actor& actor);
   absl::StatusOr<v1::RecordActivityResponse> RecordActivity(
-      const v1::RecordActivityRequest& request, absl::string_view actor);
+      const v1::RecordActivityRequest& request, const Actor& actor);
   absl::StatusOr<v1::ListPoolResponse> ListPool(
       const v1::ListPoolRequest& request) const;
   // Duplicate matching of a prospect (duplicate_index.h FindDuplicates at

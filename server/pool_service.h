@@ -4,8 +4,9 @@
 // commits the store: ListPool may examine thousands of index entries, the
 // mutations wait for a commit) and maps the result through ToGrpcStatus
 // (server/status_mapping.h), error details included. A full pool answers
-// RESOURCE_EXHAUSTED at once, writing nothing. Mutations are recorded with
-// the actor ActorOf(context).
+// RESOURCE_EXHAUSTED at once, writing nothing. Every handler is authorized
+// first (authorizer.h, the PoolService rows), and mutations are recorded
+// with the caller's principal, roles and RPC.
 //
 // Thread-safe.
 #ifndef CUSTODIAN_SERVER_POOL_SERVICE_H_
@@ -14,6 +15,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "custodian/v1/pool_service.grpc.pb.h"
+#include "server/authorizer.h"
 #include "server/pool_desk.h"
 #include "server/worker_pool.h"
 
@@ -23,8 +25,8 @@ class PoolServiceImpl final : public v1::PoolService::CallbackService {
  public:
   // REQUIRES: `desk` and `pool` outlive the service; `pool` runs until
   // every call of this service has finished.
-  PoolServiceImpl(PoolDesk* desk, WorkerPool* pool)
-      : desk_(desk), pool_(pool) {}
+  PoolServiceImpl(PoolDesk* desk, WorkerPool* pool, Authorizer* authorizer)
+      : desk_(desk), pool_(pool), authorizer_(authorizer) {}
 
   grpc::ServerUnaryReactor* ListPool(grpc::CallbackServerContext* context,
                                      const v1::ListPoolRequest* request,
@@ -47,6 +49,7 @@ class PoolServiceImpl final : public v1::PoolService::CallbackService {
  private:
   PoolDesk* const desk_;
   WorkerPool* const pool_;
+  Authorizer* const authorizer_;
 };
 
 }  // namespace custodian::server

@@ -262,6 +262,11 @@ absl::Status RecyclingSweeper::SweepOne(const rules::RecyclingMatcher& matcher,
         spec.before = &plan.before;
         ASSIGN_OR_RETURN(PendingEvents pending,
                          options_.book->Stage(txn, spec));
+        RETURN_IF_ERROR(StageAuditRecord(
+            txn, Actor(kSweeperActor), kRecycleRpc, /*request_id=*/"",
+            OwnershipResources(plan.before.has_value() ? *plan.before
+                                                       : spec.after),
+            spec.reason, now));
         effects.events.Append(std::move(pending));
         effects.plans.push_back(std::move(plan));
         outcome = Outcome::kRecycled;

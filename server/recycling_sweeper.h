@@ -60,6 +60,8 @@ namespace custodian::server {
 
 // The actor of recycling events.
 inline constexpr absl::string_view kSweeperActor = "custodiand";
+// The "RPC" the audit record of a recycling move names.
+inline constexpr absl::string_view kRecycleRpc = "custodiand/RecyclingSweeper";
 
 // The key of the sweep position in Table::kOperations.
 std::string RecycleCursorKey();

@@ -152,7 +152,7 @@ absl::StatusOr<std::unique_ptr<RosterRegistry>> RosterRegistry::Create(
 }
 
 absl::StatusOr<v1::ApplyRosterResponse> RosterRegistry::Apply(
-    const v1::ApplyRosterRequest& request, absl::string_view actor) {
+    const v1::ApplyRosterRequest& request, const Actor& actor) {
   FieldErrors errors;
   switch (request.source_case()) {
     case v1::ApplyRosterRequest::kSourceText:
@@ -258,6 +258,11 @@ absl::StatusOr<v1::ApplyRosterResponse> RosterRegistry::Apply(
           response.set_etag(written.etag());
         }
         if (request.dry_run()) return absl::OkStatus();
+        RETURN_IF_ERROR(StageAuditRecord(
+            txn, actor, kApplyRosterMethod, request.request_id(), {"roster"},
+            absl::StrCat("OK: ", response.changes_size(),
+                         " change(s); roster version ", response.version()),
+            now));
         return idempotency_.Record(txn, kApplyRosterMethod,
                                    request.request_id(), fingerprint,
                                    SerializeDeterministic(response), now);
@@ -288,7 +293,7 @@ absl::StatusOr<v1::GetRosterResponse> RosterRegistry::Get() const {
 }
 
 absl::StatusOr<v1::SetRepStatusResponse> RosterRegistry::SetRepStatus(
-    const v1::SetRepStatusRequest& request, absl::string_view actor) {
+    const v1::SetRepStatusRequest& request, const Actor& actor) {
   FieldErrors errors;
   if (request.rep().empty()) {
     errors.Add("rep", "is required");
@@ -350,6 +355,13 @@ absl::StatusOr<v1::SetRepStatusResponse> RosterRegistry::SetRepStatus(
           *response.mutable_rep() = written.roster().reps(index);
           response.set_version(written.version());
         }
+        RETURN_IF_ERROR(StageAuditRecord(
+            txn, actor, kSetRepStatusMethod, request.request_id(),
+            {"roster", absl::StrCat("reps/", request.rep())},
+            absl::StrCat("OK: ", v1::RepStatus_Name(previous), " -> ",
+                         v1::RepStatus_Name(request.status()),
+                         "; roster version ", response.version()),
+            now));
         return idempotency_.Record(txn, kSetRepStatusMethod,
                                    request.request_id(), fingerprint,
                                    SerializeDeterministic(response), now);

@@ -34,6 +34,7 @@
 #include "common/clock.h"
 #include "custodian/storage/v1/records.pb.h"
 #include "custodian/v1/roster_service.pb.h"
+#include "server/audit_log.h"
 #include "server/idempotency.h"
 #include "storage/store.h"
 
@@ -111,7 +112,7 @@ class RosterRegistry {
   // retry with the same request_id within the window returns the first
   // answer and writes nothing.
   absl::StatusOr<v1::ApplyRosterResponse> Apply(
-      const v1::ApplyRosterRequest& request, absl::string_view actor);
+      const v1::ApplyRosterRequest& request, const Actor& actor);
 
   // GetRoster: the current roster with version, etag, update time and
   // updater; an empty response (version 0) before the first apply. Errors:
@@ -132,7 +133,7 @@ class RosterRegistry {
   //   FAILED_PRECONDITION the change would break the active ruleset;
   //   ABORTED / UNAVAILABLE / DATA_LOSS from the store.
   absl::StatusOr<v1::SetRepStatusResponse> SetRepStatus(
-      const v1::SetRepStatusRequest& request, absl::string_view actor);
+      const v1::SetRepStatusRequest& request, const Actor& actor);
 
  private:
   explicit RosterRegistry(Options options)

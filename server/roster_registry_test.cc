@@ -155,14 +155,20 @@ TEST_F(RosterRegistryTest, NoOpApplyWritesNoNewVersion) {
   EXPECT_EQ(again.version(), 1);
   EXPECT_EQ(again.etag(), RosterEtag(1));
   auto after = Dump();
-  // Only the idempotency record (and its index entry) was added.
+  // Only the idempotency record (and its index entry) and the call's audit
+  // record were added.
   for (const auto& [key, value] : before) EXPECT_EQ(after[key], value);
-  EXPECT_EQ(after.size(), before.size() + 2);
+  EXPECT_EQ(after.size(), before.size() + 3);
+  int audit_records = 0;
   for (const auto& [key, value] : after) {
-    if (!before.count(key)) {
+    if (before.count(key)) continue;
+    if (key.first == static_cast<int>(storage::Table::kAudit)) {
+      ++audit_records;
+    } else {
       EXPECT_EQ(key.first, static_cast<int>(storage::Table::kIdempotency));
     }
   }
+  EXPECT_EQ(audit_records, 1);
 }
 
 TEST_F(RosterRegistryTest, RetryReturnsFirstAnswerByteForByteAndWritesNothing) {

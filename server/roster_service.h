@@ -3,7 +3,8 @@
 // checks, the declarative apply, the active-ruleset check, request ids. Each
 // handler translates the request, delegates, and maps the result through
 // ToGrpcStatus (server/status_mapping.h), error details included. Mutations
-// are recorded with the actor ActorOf(context).
+// are recorded with the caller's principal, after the Authorizer
+// (server/authorizer.h) has checked the caller.
 //
 // Each call runs on the gRPC callback thread; the work is bounded (at most
 // 4 MiB of text to check, one store transaction that waits for at most one
@@ -17,19 +18,22 @@
 
 #include "custodian/v1/roster_service.grpc.pb.h"
 #include "custodian/v1/roster_service.pb.h"
+#include "server/authorizer.h"
 #include "server/roster_registry.h"
 
 namespace custodian::server {
 
 class RosterServiceImpl final : public v1::RosterService::CallbackService {
  public:
-  // REQUIRES: `registry` is not null and outlives this service.
-  explicit RosterServiceImpl(RosterRegistry* registry) : registry_(registry) {}
+  // REQUIRES: `registry` and `authorizer` are not null and outlive this
+  // service.
+  RosterServiceImpl(RosterRegistry* registry, Authorizer* authorizer)
+      : registry_(registry), authorizer_(authorizer) {}
 
   RosterServiceImpl(const RosterServiceImpl&) = delete;
   RosterServiceImpl& operator=(const RosterServiceImpl&) = delete;
 
-  // RosterRegistry::Apply by ActorOf(context).
+  // RosterRegistry::Apply by the caller's principal.
   grpc::ServerUnaryReactor* ApplyRoster(
       grpc::CallbackServerContext* context,
       const v1::ApplyRosterRequest* request,
@@ -38,7 +42,7 @@ class RosterServiceImpl final : public v1::RosterService::CallbackService {
   grpc::ServerUnaryReactor* GetRoster(grpc::CallbackServerContext* context,
                                       const v1::GetRosterRequest* request,
                                       v1::GetRosterResponse* response) override;
-  // RosterRegistry::SetRepStatus by ActorOf(context).
+  // RosterRegistry::SetRepStatus by the caller's principal.
   grpc::ServerUnaryReactor* SetRepStatus(
       grpc::CallbackServerContext* context,
       const v1::SetRepStatusRequest* request,
@@ -46,6 +50,7 @@ class RosterServiceImpl final : public v1::RosterService::CallbackService {
 
  private:
   RosterRegistry* const registry_;
+  Authorizer* const authorizer_;
 };
 
 }  // namespace custodian::server

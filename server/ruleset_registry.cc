@@ -274,7 +274,7 @@ absl::StatusOr<v1::ValidateRulesetResponse> RulesetRegistry::Validate(
 }
 
 absl::StatusOr<v1::RulesetVersion> RulesetRegistry::CreateVersion(
-    const v1::CreateRulesetVersionRequest& request, absl::string_view actor) {
+    const v1::CreateRulesetVersionRequest& request, const Actor& actor) {
   FieldErrors errors;
   CheckSourceText("source_text", request.source_text(), true, &errors);
   CheckFileName("file_name", request.file_name(), &errors);
@@ -342,6 +342,10 @@ absl::StatusOr<v1::RulesetVersion> RulesetRegistry::CreateVersion(
         RETURN_IF_ERROR(txn.Put(storage::Table::kRulesets,
                                 LatestRulesetVersionKey(),
                                 storage::EncodeCounter(version)));
+        RETURN_IF_ERROR(StageAuditRecord(
+            txn, actor, kCreateRulesetVersionMethod, request.request_id(),
+            {absl::StrCat("rulesets/", version)},
+            absl::StrCat("OK: published version ", version), now));
         return idempotency_.Record(txn, kCreateRulesetVersionMethod,
                                    request.request_id(), fingerprint, bytes,
                                    now);
@@ -427,7 +431,7 @@ absl::StatusOr<v1::ListRulesetVersionsResponse> RulesetRegistry::List(
 }
 
 absl::StatusOr<v1::ActivateRulesetResponse> RulesetRegistry::Activate(
-    const v1::ActivateRulesetRequest& request, absl::string_view actor) {
+    const v1::ActivateRulesetRequest& request, const Actor& actor) {
   FieldErrors errors;
   if (request.version() < 1) errors.Add("version", "must be >= 1");
   CheckEtag("etag", request.etag(), true, &errors);
@@ -518,6 +522,12 @@ absl::StatusOr<v1::ActivateRulesetResponse> RulesetRegistry::Activate(
                                 SerializeDeterministic(*activation)));
         RETURN_IF_ERROR(txn.Put(storage::Table::kRulesets, ActiveRulesetKey(),
                                 SerializeDeterministic(record)));
+        RETURN_IF_ERROR(StageAuditRecord(
+            txn, actor, kActivateRulesetMethod, request.request_id(),
+            {absl::StrCat("rulesets/", request.version())},
+            absl::StrCat("OK: activated version ", request.version(),
+                         " (previous ", activation->previous_version(), ")"),
+            now));
         return idempotency_.Record(txn, kActivateRulesetMethod,
                                    request.request_id(), fingerprint,
                                    SerializeDeterministic(response), now);

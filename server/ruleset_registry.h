@@ -38,6 +38,7 @@
 #include "custodian/v1/ruleset_service.pb.h"
 #include "rules/compiled_ruleset.h"
 #include "rules/roster_apply.h"
+#include "server/audit_log.h"
 #include "server/idempotency.h"
 #include "storage/store.h"
 
@@ -125,7 +126,7 @@ class RulesetRegistry {
   //   ABORTED / UNAVAILABLE / DATA_LOSS from the store.
   // A retry with the same request_id returns the first answer.
   absl::StatusOr<v1::RulesetVersion> CreateVersion(
-      const v1::CreateRulesetVersionRequest& request, absl::string_view actor);
+      const v1::CreateRulesetVersionRequest& request, const Actor& actor);
 
   // GetRuleset: `version` (0 = the active one) with `active` and its
   // activations (oldest first); without source_text when omit_source.
@@ -158,7 +159,7 @@ class RulesetRegistry {
   //                     PreconditionFailure);
   //   UNAVAILABLE / DATA_LOSS from the store.
   absl::StatusOr<v1::ActivateRulesetResponse> Activate(
-      const v1::ActivateRulesetRequest& request, absl::string_view actor);
+      const v1::ActivateRulesetRequest& request, const Actor& actor);
 
   // DiffRulesets (rules::DiffRulesets) between two stored versions.
   //   INVALID_ARGUMENT  from_version or to_version < 1 (each named);

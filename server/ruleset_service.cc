@@ -10,6 +10,9 @@ grpc::ServerUnaryReactor* RulesetServiceImpl::ValidateRuleset(
     grpc::CallbackServerContext* context,
     const v1::ValidateRulesetRequest* request,
     v1::ValidateRulesetResponse* response) {
+  absl::StatusOr<Caller> caller = authorizer_->Authorize(
+      *context, "custodian.v1.RulesetService.ValidateRuleset", *request);
+  if (!caller.ok()) return FinishError(context, caller.status());
   return FinishUnary(context, registry_->Validate(*request), response);
 }
 
@@ -17,13 +20,23 @@ grpc::ServerUnaryReactor* RulesetServiceImpl::CreateRulesetVersion(
     grpc::CallbackServerContext* context,
     const v1::CreateRulesetVersionRequest* request,
     v1::RulesetVersion* response) {
+  absl::StatusOr<Caller> caller = authorizer_->Authorize(
+      *context, "custodian.v1.RulesetService.CreateRulesetVersion", *request);
+  if (!caller.ok()) return FinishError(context, caller.status());
   return FinishUnary(
-      context, registry_->CreateVersion(*request, ActorOf(*context)), response);
+      context,
+      registry_->CreateVersion(
+          *request,
+          ActorOf(*caller, "custodian.v1.RulesetService.CreateRulesetVersion")),
+      response);
 }
 
 grpc::ServerUnaryReactor* RulesetServiceImpl::GetRuleset(
     grpc::CallbackServerContext* context, const v1::GetRulesetRequest* request,
     v1::RulesetVersion* response) {
+  absl::StatusOr<Caller> caller = authorizer_->Authorize(
+      *context, "custodian.v1.RulesetService.GetRuleset", *request);
+  if (!caller.ok()) return FinishError(context, caller.status());
   return FinishUnary(context, registry_->Get(*request), response);
 }
 
@@ -31,6 +44,9 @@ grpc::ServerUnaryReactor* RulesetServiceImpl::ListRulesetVersions(
     grpc::CallbackServerContext* context,
     const v1::ListRulesetVersionsRequest* request,
     v1::ListRulesetVersionsResponse* response) {
+  absl::StatusOr<Caller> caller = authorizer_->Authorize(
+      *context, "custodian.v1.RulesetService.ListRulesetVersions", *request);
+  if (!caller.ok()) return FinishError(context, caller.status());
   return FinishUnary(context, registry_->List(*request), response);
 }
 
@@ -38,14 +54,24 @@ grpc::ServerUnaryReactor* RulesetServiceImpl::ActivateRuleset(
     grpc::CallbackServerContext* context,
     const v1::ActivateRulesetRequest* request,
     v1::ActivateRulesetResponse* response) {
-  return FinishUnary(context, registry_->Activate(*request, ActorOf(*context)),
-                     response);
+  absl::StatusOr<Caller> caller = authorizer_->Authorize(
+      *context, "custodian.v1.RulesetService.ActivateRuleset", *request);
+  if (!caller.ok()) return FinishError(context, caller.status());
+  return FinishUnary(
+      context,
+      registry_->Activate(
+          *request,
+          ActorOf(*caller, "custodian.v1.RulesetService.ActivateRuleset")),
+      response);
 }
 
 grpc::ServerUnaryReactor* RulesetServiceImpl::DiffRulesets(
     grpc::CallbackServerContext* context,
     const v1::DiffRulesetsRequest* request,
     v1::DiffRulesetsResponse* response) {
+  absl::StatusOr<Caller> caller = authorizer_->Authorize(
+      *context, "custodian.v1.RulesetService.DiffRulesets", *request);
+  if (!caller.ok()) return FinishError(context, caller.status());
   return FinishUnary(context, registry_->Diff(*request), response);
 }
 
@@ -53,6 +79,9 @@ grpc::ServerUnaryReactor* RulesetServiceImpl::SimulateRuleset(
     grpc::CallbackServerContext* context,
     const v1::SimulateRulesetRequest* request,
     v1::SimulateRulesetResponse* response) {
+  absl::StatusOr<Caller> caller = authorizer_->Authorize(
+      *context, "custodian.v1.RulesetService.SimulateRuleset", *request);
+  if (!caller.ok()) return FinishError(context, caller.status());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   RunOffReactor([this, context, request, response, reactor] {
     absl::StatusOr<v1::SimulateRulesetResponse> result = simulator_->Simulate(

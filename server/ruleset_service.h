@@ -3,7 +3,8 @@
 // checks, validation against the stored roster, versions, activation,
 // request ids. Each handler translates the request, delegates, and maps the
 // result through ToGrpcStatus (server/status_mapping.h), error details
-// included. Mutations are recorded with the actor ActorOf(context).
+// included. Every handler first has the Authorizer (server/authorizer.h)
+// check the caller; mutations are recorded with the caller's principal.
 //
 // Each call but SimulateRuleset runs inline on the gRPC callback thread; the
 // work is bounded (at most 4 MiB of text to check, one store transaction that
@@ -29,6 +30,7 @@
 #include "absl/synchronization/mutex.h"
 #include "custodian/v1/ruleset_service.grpc.pb.h"
 #include "custodian/v1/ruleset_service.pb.h"
+#include "server/authorizer.h"
 #include "server/ruleset_registry.h"
 #include "server/ruleset_simulator.h"
 
@@ -36,11 +38,11 @@ namespace custodian::server {
 
 class RulesetServiceImpl final : public v1::RulesetService::CallbackService {
  public:
-  // REQUIRES: `registry` and `simulator` are not null and outlive this
-  // service.
+  // REQUIRES: `registry`, `simulator` and `authorizer` are not null and
+  // outlive this service.
   RulesetServiceImpl(RulesetRegistry* registry,
-                     const RulesetSimulator* simulator)
-      : registry_(registry), simulator_(simulator) {}
+                     const RulesetSimulator* simulator, Authorizer* authorizer)
+      : registry_(registry), simulator_(simulator), authorizer_(authorizer) {}
   // Waits for the simulation threads to end (they end once their call is
   // finished; the gRPC server's Shutdown waits for that).
   ~RulesetServiceImpl() override;
@@ -53,7 +55,7 @@ class RulesetServiceImpl final : public v1::RulesetService::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::ValidateRulesetRequest* request,
       v1::ValidateRulesetResponse* response) override;
-  // RulesetRegistry::CreateVersion by ActorOf(context).
+  // RulesetRegistry::CreateVersion by the caller's principal.
   grpc::ServerUnaryReactor* CreateRulesetVersion(
       grpc::CallbackServerContext* context,
       const v1::CreateRulesetVersionRequest* request,
@@ -67,7 +69,7 @@ class RulesetServiceImpl final : public v1::RulesetService::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::ListRulesetVersionsRequest* request,
       v1::ListRulesetVersionsResponse* response) override;
-  // RulesetRegistry::Activate by ActorOf(context).
+  // RulesetRegistry::Activate by the caller's principal.
   grpc::ServerUnaryReactor* ActivateRuleset(
       grpc::CallbackServerContext* context,
       const v1::ActivateRulesetRequest* request,
@@ -95,6 +97,7 @@ class RulesetServiceImpl final : public v1::RulesetService::CallbackService {
 
   RulesetRegistry* const registry_;
   const RulesetSimulator* const simulator_;
+  Authorizer* const authorizer_;
 
   absl::Mutex jobs_mu_;
   std::list<Job> jobs_ ABSL_GUARDED_BY(jobs_mu_);

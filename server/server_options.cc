@@ -37,7 +37,9 @@ bool IsLoopbackIpv4(absl::string_view host) {
   return octets[0] == "127";
 }
 
-absl::Status ValidateListenAddress(absl::string_view address) {
+// Sets *loopback to whether the host of `address` is a loopback host.
+absl::Status ValidateListenAddress(absl::string_view address, bool* loopback) {
+  *loopback = true;
   absl::string_view host;
   absl::string_view port;
   if (absl::ConsumePrefix(&address, "[")) {
@@ -48,12 +50,7 @@ absl::Status ValidateListenAddress(absl::string_view address) {
     }
     host = address.substr(0, close);
     port = address.substr(close + 2);
-    if (host != "::1") {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "listen_address \"[", address,
-          "\" is not a loopback address; only 127.0.0.0/8, localhost and "
-          "[::1] are allowed until authentication is built"));
-    }
+    *loopback = host == "::1";
   } else {
     size_t colon = address.rfind(':');
     if (colon == absl::string_view::npos || colon == 0) {
@@ -62,12 +59,7 @@ absl::Status ValidateListenAddress(absl::string_view address) {
     }
     host = address.substr(0, colon);
     port = address.substr(colon + 1);
-    if (host != "localhost" && !IsLoopbackIpv4(host)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "listen_address \"", address,
-          "\" is not a loopback address; only 127.0.0.0/8, localhost and "
-          "[::1] are allowed until authentication is built"));
-    }
+    *loopback = host == "localhost" || IsLoopbackIpv4(host);
   }
   uint32_t port_number = 0;
   bool digits_only = !port.empty() && port.size() <= 5;
@@ -116,7 +108,21 @@ constexpr absl::string_view kOptionNames[] = {"listen_address",
                                               "idempotency_sweep_interval",
                                               "recycling_sweep_interval",
                                               "shutdown_grace",
-                                              "workers"};
+                                              "workers",
+                                              "tls_cert_file",
+                                              "tls_key_file",
+                                              "tls_client_ca_file",
+                                              "tls_reload_interval",
+                                              "principals_file",
+                                              "token_file",
+                                              "jwt_hs256_secret_file",
+                                              "jwt_rs256_public_key_file",
+                                              "jwt_issuer",
+                                              "jwt_audience",
+                                              "jwt_leeway",
+                                              "jwt_principal_claim",
+                                              "jwt_roles_claim",
+                                              "jwt_departments_claim"};
 
 bool IsOptionName(absl::string_view name) {
   for (absl::string_view option : kOptionNames) {
@@ -140,6 +146,25 @@ std::string SetOption(absl::string_view key, const std::string& value,
   if (key == "data_dir") text_option = &options->data_dir;
   if (key == "ruleset_file") text_option = &options->ruleset_file;
   if (key == "roster_file") text_option = &options->roster_file;
+  AuthOptions& auth = options->auth;
+  if (key == "tls_cert_file") text_option = &auth.tls_cert_file;
+  if (key == "tls_key_file") text_option = &auth.tls_key_file;
+  if (key == "tls_client_ca_file") text_option = &auth.tls_client_ca_file;
+  if (key == "principals_file") text_option = &auth.principals_file;
+  if (key == "token_file") text_option = &auth.token_file;
+  if (key == "jwt_hs256_secret_file") {
+    text_option = &auth.jwt_hs256_secret_file;
+  }
+  if (key == "jwt_rs256_public_key_file") {
+    text_option = &auth.jwt_rs256_public_key_file;
+  }
+  if (key == "jwt_issuer") text_option = &auth.jwt_issuer;
+  if (key == "jwt_audience") text_option = &auth.jwt_audience;
+  if (key == "jwt_principal_claim") text_option = &auth.jwt_principal_claim;
+  if (key == "jwt_roles_claim") text_option = &auth.jwt_roles_claim;
+  if (key == "jwt_departments_claim") {
+    text_option = &auth.jwt_departments_claim;
+  }
   if (text_option != nullptr) {
     *text_option = value;
     return "";
@@ -189,6 +214,10 @@ std::string SetOption(absl::string_view key, const std::string& value,
     duration_option = &options->recycling_sweep_interval;
   }
   if (key == "shutdown_grace") duration_option = &options->shutdown_grace;
+  if (key == "tls_reload_interval") {
+    duration_option = &options->auth.tls_reload_interval;
+  }
+  if (key == "jwt_leeway") duration_option = &options->auth.jwt_leeway;
   if (duration_option != nullptr) {
     absl::StatusOr<absl::Duration> d = ParseDurationOption(key, value);
     if (!d.ok()) {
@@ -272,8 +301,27 @@ absl::Status LoadOptionsFile(const std::string& path, Options* options) {
 }
 
 absl::Status ValidateOptions(const Options& options) {
-  if (absl::Status s = ValidateListenAddress(options.listen_address); !s.ok()) {
+  bool loopback = true;
+  if (absl::Status s = ValidateListenAddress(options.listen_address, &loopback);
+      !s.ok()) {
     return s;
+  }
+  if (absl::Status s = ValidateAuthOptions(options.auth); !s.ok()) return s;
+  if (!loopback && !options.auth.configured()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "listen_address \"", options.listen_address,
+        "\" is not a loopback address, and no authentication is configured: "
+        "custodiand serves without authentication only on 127.0.0.0/8, "
+        "localhost and [::1] (local development mode). Configure "
+        "token_file, jwt_* or tls_client_ca_file with principals_file, and "
+        "tls_cert_file/tls_key_file (README.md \"Security\")"));
+  }
+  if (!loopback && !options.auth.tls()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "listen_address \"", options.listen_address,
+        "\" is not a loopback address: custodiand needs tls_cert_file and "
+        "tls_key_file there, so that credentials never cross the network in "
+        "plaintext"));
   }
   for (const auto& [name, path] :
        {std::pair<absl::string_view, absl::string_view>{"data_dir",

@@ -12,6 +12,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "server/authenticator.h"
 
 namespace custodian::server {
 
@@ -23,10 +24,11 @@ inline constexpr int kQueuedCallsPerWorker = 16;
 
 struct Options {
   // host:port to serve gRPC on. Port 0 picks a free port (see
-  // CustodianServer::port()). Only loopback hosts (127.0.0.0/8, "localhost",
-  // "[::1]") are accepted: authentication has not been built yet, and
-  // listening on loopback without credentials is the local development mode
-  // (DESIGN.md "Security").
+  // CustodianServer::port()). Without authentication (auth.configured() is
+  // false) only loopback hosts (127.0.0.0/8, "localhost", "[::1]") are
+  // accepted: that is the local development mode (DESIGN.md "Security").
+  // Any other host needs authentication and TLS (auth.tls()), so that
+  // bearer tokens never cross the network in plaintext.
   std::string listen_address = "127.0.0.1:50051";
 
   // The RocksDB store directory: all durable state (roster, ruleset versions,
@@ -101,6 +103,11 @@ struct Options {
   // idempotency window. Not settable from a file or flag: tests inject a
   // ManualClock. Must not be null; must outlive the server.
   Clock* clock = Clock::Real();
+
+  // Authentication (authenticator.h): TLS, mutual TLS, JWTs, static tokens.
+  // Nothing configured: local development mode. Config keys are the field
+  // names (tls_cert_file, jwt_issuer, ...).
+  AuthOptions auth;
 };
 
 // Returns OK if `options` can be used to build a server; otherwise
@@ -122,7 +129,11 @@ absl::StatusOr<absl::Duration> ParseDurationOption(absl::string_view name,
 // whose keys are the option names above (listen_address, data_dir,
 // sync_writes, ruleset_file, roster_file, max_request_bytes,
 // idempotency_window, idempotency_sweep_interval, recycling_sweep_interval,
-// shutdown_grace, workers),
+// shutdown_grace, workers, and the AuthOptions fields: tls_cert_file,
+// tls_key_file, tls_client_ca_file, tls_reload_interval, principals_file,
+// token_file, jwt_hs256_secret_file, jwt_rs256_public_key_file, jwt_issuer,
+// jwt_audience, jwt_leeway, jwt_principal_claim, jwt_roles_claim,
+// jwt_departments_claim),
 // each with a scalar value: text, true/false for sync_writes, a number for
 // max_request_bytes and workers, a duration (ParseDurationOption) for the
 // durations. An empty file sets nothing.

@@ -45,6 +45,46 @@ TEST(ServerOptionsTest, RefusesNonLoopbackAddresses) {
   }
 }
 
+TEST(ServerOptionsTest, RefusesOtherAddressesWithoutAuthenticationClearly) {
+  absl::Status status = WithListen("0.0.0.0:50051");
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("no authentication is configured"));
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("local development mode"));
+}
+
+TEST(ServerOptionsTest, AcceptsOtherAddressesWithAuthenticationAndTls) {
+  Options options;
+  options.listen_address = "0.0.0.0:50051";
+  options.auth.token_file = "tokens.yaml";
+  options.auth.tls_cert_file = "server.crt";
+  options.auth.tls_key_file = "server.key";
+  EXPECT_TRUE(ValidateOptions(options).ok()) << ValidateOptions(options);
+  // Without TLS a bearer token would cross the network in plaintext.
+  options.auth.tls_cert_file.clear();
+  options.auth.tls_key_file.clear();
+  absl::Status status = ValidateOptions(options);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("tls_cert_file"));
+  // Loopback with authentication and without TLS is fine.
+  options.listen_address = "127.0.0.1:50051";
+  EXPECT_TRUE(ValidateOptions(options).ok());
+}
+
+TEST(ServerOptionsTest, ConfigFileSetsAuthenticationOptions) {
+  const std::string path = ::testing::TempDir() + "auth_options.yaml";
+  std::ofstream(path) << "token_file: /etc/custodian/tokens.yaml\n"
+                         "jwt_issuer: https://idp\n"
+                         "jwt_leeway: 10s\n"
+                         "tls_reload_interval: 5m\n";
+  Options options;
+  ASSERT_TRUE(LoadOptionsFile(path, &options).ok());
+  EXPECT_EQ(options.auth.token_file, "/etc/custodian/tokens.yaml");
+  EXPECT_EQ(options.auth.jwt_issuer, "https://idp");
+  EXPECT_EQ(options.auth.jwt_leeway, absl::Seconds(10));
+  EXPECT_EQ(options.auth.tls_reload_interval, absl::Minutes(5));
+}
+
 TEST(ServerOptionsTest, RefusesMalformedAddresses) {
   for (const char* address :
        {"", "127.0.0.1", ":50051", "127.0.0.1:", "127.0.0.1:65536",

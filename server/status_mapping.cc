@@ -164,8 +164,11 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   return grpc::Status(code, message, rpc_status.SerializeAsString());
 }
 
-std::string ActorOf(const grpc::CallbackServerContext& /*context*/) {
-  return std::string(kLocalDevActor);
+grpc::ServerUnaryReactor* FinishError(grpc::CallbackServerContext* context,
+                                      const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
 }
 
 }  // namespace custodian::server

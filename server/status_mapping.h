@@ -2,9 +2,8 @@
 //   - the one place where absl::Status becomes grpc::Status (ToGrpcStatus),
 //     error details included; nothing else builds a grpc::Status from a
 //     domain error;
-//   - the one place where a call's actor (who is calling) is derived from
-//     its ServerContext (ActorOf), so that authentication replaces one
-//     function.
+//   - FinishUnary / FinishError, which finish a unary call with it.
+// Who is calling is the Authorizer's (server/authorizer.h).
 #ifndef CUSTODIAN_SERVER_STATUS_MAPPING_H_
 #define CUSTODIAN_SERVER_STATUS_MAPPING_H_
 
@@ -68,16 +67,10 @@ grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context,
   return reactor;
 }
 
-// The actor recorded on mutations when no authentication is configured
-// (local development mode, DESIGN.md "Security").
-inline constexpr absl::string_view kLocalDevActor = "local-dev";
-
-// The actor of a call: who is making it, as recorded on every mutation
-// (created_by, activated_by, updated_by, status history). There is no
-// authentication yet, so this is kLocalDevActor for every call; the
-// authentication issue replaces this function with the principal of the
-// authenticated peer.
-std::string ActorOf(const grpc::CallbackServerContext& context);
+// Finishes a unary callback call with `status` (REQUIRES: not OK), mapped
+// by ToGrpcStatus. Returns the reactor for the handler to return.
+grpc::ServerUnaryReactor* FinishError(grpc::CallbackServerContext* context,
+                                      const absl::Status& status);
 
 }  // namespace custodian::server
 

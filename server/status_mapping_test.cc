@@ -148,10 +148,5 @@ TEST(StatusMappingTest, DetailsTooLargeForATrailerKeepTheLeadingViolations) {
               ::testing::StartsWith(absl::StrCat(1000 - (n - 1), " more")));
 }
 
-TEST(StatusMappingTest, ActorIsLocalDevUntilAuthenticationExists) {
-  grpc::CallbackServerContext context;
-  EXPECT_EQ(ActorOf(context), "local-dev");
-}
-
 }  // namespace
 }  // namespace custodian::server

@@ -37,7 +37,7 @@ class PoolCommandsE2eTest : public server::testing::ServerFixture {
   void SetUp() override {
     ServerFixture::SetUp();
     connection_ = Connection::Open({server_->address(), absl::Seconds(30),
-                                    /*credentials=*/nullptr});
+                                    /*credentials=*/nullptr, /*token=*/""});
   }
 
   template <typename F>
