@@ -104,9 +104,17 @@ bool StripOneSuffix(std::vector<std::string>& words) {
     return true;
   }
   for (const char* const* s = kLegalSuffixesZh; *s != nullptr; ++s) {
-    if (absl::EndsWith(last, *s)) {
-      last.resize(last.size() - std::char_traits<char>::length(*s));
-      if (last.empty()) words.pop_back();
+    const absl::string_view suffix = *s;
+    if (absl::EndsWith(last, suffix)) {
+      // A new string rather than resize(): GCC 12 at -O3 reports a
+      // (false) -Wrestrict overlap in the in-place shrink.
+      std::string kept(
+          absl::string_view(last).substr(0, last.size() - suffix.size()));
+      if (kept.empty()) {
+        words.pop_back();
+      } else {
+        last = std::move(kept);
+      }
       return true;
     }
   }
