@@ -261,6 +261,20 @@ class AssignerTest : public testing::DomainTest {
     OpenAll();
   }
 
+  // An assigner over `store` (e.g. a FaultyStore wrapping store_) sharing
+  // this fixture's registries, book, allocator and clock.
+  std::unique_ptr<Assigner> AssignerOver(storage::Store* store) {
+    Assigner::Options options;
+    options.store = store;
+    options.rulesets = rulesets_.get();
+    options.book = book_.get();
+    options.allocator = allocator_.get();
+    options.clock = &clock_;
+    auto assigner = Assigner::Create(options);
+    EXPECT_TRUE(assigner.ok()) << assigner.status();
+    return assigner.ok() ? *std::move(assigner) : nullptr;
+  }
+
   v1::AssignResponse MustAssign(const v1::Customer& customer,
                                 absl::string_view request_id) {
     auto r = assigner_->Assign(AssignReq(customer, request_id), "crm");
@@ -1076,18 +1090,11 @@ TEST_F(AssignerTest, SeesEveryRosterChangeWithOrWithoutTheVersionKey) {
 
 TEST_F(AssignerTest, AbortedCommitsAreRetriedWithoutLeakingCapacity) {
   FaultyStore faulty(store_.get());
-  Assigner::Options options;
-  options.store = &faulty;
-  options.rulesets = rulesets_.get();
-  options.book = book_.get();
-  options.allocator = allocator_.get();
-  options.clock = &clock_;
-  auto assigner = Assigner::Create(options);
-  ASSERT_TRUE(assigner.ok()) << assigner.status();
+  std::unique_ptr<Assigner> assigner = AssignerOver(&faulty);
+  ASSERT_NE(assigner, nullptr);
 
   faulty.FailCommits(2, absl::AbortedError("injected conflict"));
-  auto r =
-      (*assigner)->Assign(AssignReq(MakeCustomer("c1", "rr"), "a1"), "crm");
+  auto r = assigner->Assign(AssignReq(MakeCustomer("c1", "rr"), "a1"), "crm");
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(faulty.failed(), 2);
   // Each failed attempt advanced the round robin (team_allocator.h: a failed
@@ -1109,14 +1116,8 @@ TEST_F(AssignerTest, BatchAssignRetriesAConflictingChunkWholeAndStaysExact) {
   for (bool savepoints : {true, false}) {
     SCOPED_TRACE(savepoints ? "chunks" : "no savepoints: item by item");
     FaultyStore faulty(store_.get(), savepoints);
-    Assigner::Options options;
-    options.store = &faulty;
-    options.rulesets = rulesets_.get();
-    options.book = book_.get();
-    options.allocator = allocator_.get();
-    options.clock = &clock_;
-    auto assigner = Assigner::Create(options);
-    ASSERT_TRUE(assigner.ok()) << assigner.status();
+    std::unique_ptr<Assigner> assigner = AssignerOver(&faulty);
+    ASSERT_NE(assigner, nullptr);
 
     // 150 customers: three chunks; a bad item in the middle of the first;
     // cap-team's capacity (5 + 3) is met across chunks.
@@ -1130,7 +1131,7 @@ TEST_F(AssignerTest, BatchAssignRetriesAConflictingChunkWholeAndStaysExact) {
     batch.mutable_requests(7)->mutable_customer()->set_region("CN//bad");
     const size_t events_before = Events().size();
     faulty.FailCommits(2, absl::AbortedError("injected conflict"));
-    auto r = (*assigner)->BatchAssign(batch, "crm");
+    auto r = assigner->BatchAssign(batch, "crm");
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_EQ(faulty.failed(), 2);
     std::map<std::string, int> picks;
@@ -1157,7 +1158,7 @@ TEST_F(AssignerTest, BatchAssignRetriesAConflictingChunkWholeAndStaysExact) {
 
     // Retried, every item gets its first answer and nothing is written.
     const size_t events_after = Events().size();
-    auto again = (*assigner)->BatchAssign(batch, "crm");
+    auto again = assigner->BatchAssign(batch, "crm");
     ASSERT_TRUE(again.ok());
     for (int i = 0; i < 150; ++i) {
       EXPECT_EQ(SerializeDeterministic(again->results(i)),
@@ -1170,21 +1171,15 @@ TEST_F(AssignerTest, BatchAssignRetriesAConflictingChunkWholeAndStaysExact) {
 
 TEST_F(AssignerTest, BatchAssignChunkWithUnknownOutcomeSaysSoPerItem) {
   FaultyStore faulty(store_.get());
-  Assigner::Options options;
-  options.store = &faulty;
-  options.rulesets = rulesets_.get();
-  options.book = book_.get();
-  options.allocator = allocator_.get();
-  options.clock = &clock_;
-  auto assigner = Assigner::Create(options);
-  ASSERT_TRUE(assigner.ok()) << assigner.status();
+  std::unique_ptr<Assigner> assigner = AssignerOver(&faulty);
+  ASSERT_NE(assigner, nullptr);
   v1::BatchAssignRequest batch;
   for (int i = 0; i < 70; ++i) {
     *batch.add_requests() =
         AssignReq(MakeCustomer(absl::StrCat("u", i), "rr"), absl::StrCat(i));
   }
   faulty.FailCommits(1, absl::UnavailableError("injected I/O error"));
-  auto r = (*assigner)->BatchAssign(batch, "crm");
+  auto r = assigner->BatchAssign(batch, "crm");
   ASSERT_TRUE(r.ok()) << r.status();
   // The first chunk (64 items) failed whole; the second committed.
   for (int i = 0; i < 70; ++i) {
@@ -1197,7 +1192,7 @@ TEST_F(AssignerTest, BatchAssignChunkWithUnknownOutcomeSaysSoPerItem) {
     }
   }
   // Retrying with the same ids assigns the ones that were not written.
-  auto again = (*assigner)->BatchAssign(batch, "crm");
+  auto again = assigner->BatchAssign(batch, "crm");
   ASSERT_TRUE(again.ok());
   for (int i = 0; i < 70; ++i) EXPECT_TRUE(again->results(i).has_response());
   EXPECT_EQ(ScanOwnedByRep("sales").size(), 3u);
@@ -1205,18 +1200,11 @@ TEST_F(AssignerTest, BatchAssignChunkWithUnknownOutcomeSaysSoPerItem) {
 
 TEST_F(AssignerTest, UnavailableCommitIsReportedAndWritesNothing) {
   FaultyStore faulty(store_.get());
-  Assigner::Options options;
-  options.store = &faulty;
-  options.rulesets = rulesets_.get();
-  options.book = book_.get();
-  options.allocator = allocator_.get();
-  options.clock = &clock_;
-  auto assigner = Assigner::Create(options);
-  ASSERT_TRUE(assigner.ok()) << assigner.status();
+  std::unique_ptr<Assigner> assigner = AssignerOver(&faulty);
+  ASSERT_NE(assigner, nullptr);
   auto before = Dump();
   faulty.FailCommits(1, absl::UnavailableError("injected I/O error"));
-  auto r =
-      (*assigner)->Assign(AssignReq(MakeCustomer("c1", "cap"), "a1"), "crm");
+  auto r = assigner->Assign(AssignReq(MakeCustomer("c1", "cap"), "a1"), "crm");
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(Dump(), before);
   // The outcome was unknown, so the unit was counted (team_allocator.h):
@@ -1225,7 +1213,7 @@ TEST_F(AssignerTest, UnavailableCommitIsReportedAndWritesNothing) {
   EXPECT_EQ(allocator_->GetLoad("sales", "k1")->reserved, 0);
   // The retry with the same request_id assigns (nothing was written).
   auto retry =
-      (*assigner)->Assign(AssignReq(MakeCustomer("c1", "cap"), "a1"), "crm");
+      assigner->Assign(AssignReq(MakeCustomer("c1", "cap"), "a1"), "crm");
   ASSERT_TRUE(retry.ok()) << retry.status();
   EXPECT_EQ(SalesOwner(*retry), "k2");  // k1 looks one fuller than it is
   EXPECT_EQ(Events().size(), 2u);       // sales and service, once
