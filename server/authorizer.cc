@@ -120,6 +120,25 @@ constexpr RpcRule kRules[] = {
         .Mutation(),
     Rule("custodian.v1.PoolService.CheckDuplicates",
          Roles({kSys, kRep, kMgr, kAdm, kAud})),
+    // DisputeService: who may act on one appeal (parties, panel, managers
+    // of its department) is AppealDesk's decision (appeal_desk.h).
+    Rule("custodian.v1.DisputeService.FileAppeal", Roles({kRep, kMgr, kAdm}))
+        .Department("department")
+        .OwnBook("claimant")
+        .Mutation(),
+    Rule("custodian.v1.DisputeService.GetAppeal",
+         Roles({kRep, kMgr, kArb, kAdm, kAud})),
+    Rule("custodian.v1.DisputeService.ListAppeals",
+         Roles({kRep, kMgr, kArb, kAdm, kAud})),
+    Rule("custodian.v1.DisputeService.CommentOnAppeal",
+         Roles({kRep, kMgr, kArb, kAdm}))
+        .Mutation(),
+    Rule("custodian.v1.DisputeService.CastVote", Roles({kArb})).Mutation(),
+    Rule("custodian.v1.DisputeService.RuleOnAppeal", Roles({kMgr, kAdm}))
+        .Mutation(),
+    Rule("custodian.v1.DisputeService.WithdrawAppeal",
+         Roles({kRep, kMgr, kAdm}))
+        .Mutation(),
     Rule("custodian.v1.IdentityService.WhoAmI",
          Roles({kSys, kRep, kMgr, kArb, kAdm, kAud}))
         .AnyAuthenticated(),

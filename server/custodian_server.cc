@@ -151,6 +151,8 @@ absl::StatusOr<std::unique_ptr<CustodianServer>> CustodianServer::Create(
   server->sweeper_ = std::thread([s = server.get()] { s->SweepLoop(); });
   server->recycler_thread_ =
       std::thread([s = server.get()] { s->RecycleLoop(); });
+  server->appeal_thread_ =
+      std::thread([s = server.get()] { s->AppealExpiryLoop(); });
 
   const Options& o = server->options_;
   const StartupReport& r = server->startup_;
@@ -377,6 +379,22 @@ absl::Status CustodianServer::BuildOwnership() {
   ASSIGN_OR_RETURN(ownership_service_, OwnershipServiceImpl::Create(ownership));
   pool_service_ = std::make_unique<PoolServiceImpl>(desk_.get(), workers_.get(),
                                                     authorizer_.get());
+  AppealDesk::Options appeals;
+  appeals.store = store;
+  appeals.rulesets = rulesets_.get();
+  appeals.book = book_.get();
+  appeals.allocator = allocator_.get();
+  appeals.clock = options_.clock;
+  appeals.idempotency.window = options_.idempotency_window;
+  ASSIGN_OR_RETURN(appeals_, AppealDesk::Create(std::move(appeals)));
+  AppealExpirySweeper::Options appeal_sweeper;
+  appeal_sweeper.store = store;
+  appeal_sweeper.desk = appeals_.get();
+  appeal_sweeper.clock = options_.clock;
+  ASSIGN_OR_RETURN(appeal_sweeper_,
+                   AppealExpirySweeper::Create(appeal_sweeper));
+  dispute_service_ = std::make_unique<DisputeServiceImpl>(
+      appeals_.get(), workers_.get(), authorizer_.get());
   audit_service_ = std::make_unique<AuditServiceImpl>(store, workers_.get(),
                                                       authorizer_.get());
   return absl::OkStatus();
@@ -404,6 +422,7 @@ absl::Status CustodianServer::Start() {
   builder.RegisterService(assignment_service_.get());
   builder.RegisterService(ownership_service_.get());
   builder.RegisterService(pool_service_.get());
+  builder.RegisterService(dispute_service_.get());
   builder.RegisterService(&identity_service_);
   builder.RegisterService(audit_service_.get());
   server_ = builder.BuildAndStart();
@@ -424,6 +443,7 @@ absl::Status CustodianServer::Start() {
   health->SetServingStatus(v1::AssignmentService::service_full_name(), true);
   health->SetServingStatus(v1::OwnershipService::service_full_name(), true);
   health->SetServingStatus(v1::PoolService::service_full_name(), true);
+  health->SetServingStatus(v1::DisputeService::service_full_name(), true);
   health->SetServingStatus(v1::IdentityService::service_full_name(), true);
   health->SetServingStatus(v1::AuditService::service_full_name(), true);
   return absl::OkStatus();
@@ -511,6 +531,38 @@ void CustodianServer::RecycleLoop() {
   sweeper_mu_.Unlock();
 }
 
+absl::StatusOr<AppealExpirySweeper::Stats> CustodianServer::SweepAppealsNow() {
+  absl::MutexLock lock(&store_mu_);
+  if (store_closed_) {
+    return absl::FailedPreconditionError("the server is shut down");
+  }
+  return appeal_sweeper_->SweepNow();
+}
+
+void CustodianServer::AppealExpiryLoop() {
+  sweeper_mu_.Lock();
+  while (true) {
+    sweeper_mu_.AwaitWithTimeout(absl::Condition(&stop_sweeper_),
+                                 options_.recycling_sweep_interval);
+    if (stop_sweeper_) break;
+    sweeper_mu_.Unlock();
+    absl::StatusOr<AppealExpirySweeper::Stats> stats = SweepAppealsNow();
+    if (!stats.ok()) {
+      LogError(
+          absl::StrCat("appeal expiry sweep failed (retried in ",
+                       absl::FormatDuration(options_.recycling_sweep_interval),
+                       "): ", stats.status().ToString()));
+    } else if (stats->examined > 0) {
+      LogInfo(absl::StrCat("appeal expiry sweep: ", stats->examined,
+                           " due, upheld ", stats->upheld, ", overturned ",
+                           stats->overturned, ", escalated ",
+                           stats->escalated));
+    }
+    sweeper_mu_.Lock();
+  }
+  sweeper_mu_.Unlock();
+}
+
 void CustodianServer::StopSweeper() {
   {
     absl::MutexLock lock(&sweeper_mu_);
@@ -518,6 +570,7 @@ void CustodianServer::StopSweeper() {
   }
   if (sweeper_.joinable()) sweeper_.join();
   if (recycler_thread_.joinable()) recycler_thread_.join();
+  if (appeal_thread_.joinable()) appeal_thread_.join();
 }
 
 absl::Status CustodianServer::CloseStore() {

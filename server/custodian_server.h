@@ -5,10 +5,12 @@
 // worker pool, and serves custodian.v1.RulesetService,
 // custodian.v1.RosterService, custodian.v1.AssignmentService,
 // custodian.v1.OwnershipService, custodian.v1.PoolService (pool_desk.h),
+// custodian.v1.DisputeService (appeal_desk.h),
 // custodian.v1.IdentityService, custodian.v1.AuditService,
 // grpc.health.v1.Health and server reflection. One background thread
 // deletes expired request-id records; another runs the recycling sweeper
-// (recycling_sweeper.h) every Options::recycling_sweep_interval.
+// (recycling_sweeper.h) every Options::recycling_sweep_interval, and one
+// more the appeal expiry sweeper (appeal_expiry_sweeper.h) as often.
 //
 // Every custodian.v1 call is authenticated and authorized (authenticator.h,
 // authorizer.h) by its handler before anything else; health and reflection
@@ -32,11 +34,14 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/appeal_desk.h"
+#include "server/appeal_expiry_sweeper.h"
 #include "server/assigner.h"
 #include "server/assignment_service.h"
 #include "server/audit_service.h"
 #include "server/authenticator.h"
 #include "server/authorizer.h"
+#include "server/dispute_service.h"
 #include "server/event_feed.h"
 #include "server/event_sequencer.h"
 #include "server/idempotency.h"
@@ -137,6 +142,11 @@ class CustodianServer {
   // pass resumes there).
   absl::StatusOr<RecyclingSweeper::Stats> SweepRecyclingNow();
 
+  // Runs one appeal expiry pass (AppealExpirySweeper::SweepNow) as the
+  // background thread does every Options::recycling_sweep_interval.
+  // FAILED_PRECONDITION after Shutdown; the store's errors.
+  absl::StatusOr<AppealExpirySweeper::Stats> SweepAppealsNow();
+
   // The port the server is bound to (the chosen one when the option said 0).
   int port() const { return port_; }
   // Options::listen_address with the bound port, e.g. "127.0.0.1:41234".
@@ -170,6 +180,8 @@ class CustodianServer {
   void SweepLoop();
   // The recycling thread's loop: a pass every interval until stopped.
   void RecycleLoop();
+  // The appeal expiry thread's loop: a pass every interval until stopped.
+  void AppealExpiryLoop();
   // Stops the sweeper threads and waits for them. Idempotent.
   void StopSweeper();
   // Closes the store (once) and returns the result.
@@ -209,6 +221,9 @@ class CustodianServer {
   std::unique_ptr<PoolDesk> desk_;
   std::unique_ptr<RecyclingSweeper> recycler_;
   std::unique_ptr<PoolServiceImpl> pool_service_;
+  std::unique_ptr<AppealDesk> appeals_;
+  std::unique_ptr<AppealExpirySweeper> appeal_sweeper_;
+  std::unique_ptr<DisputeServiceImpl> dispute_service_;
   std::unique_ptr<AuditServiceImpl> audit_service_;
 
   std::unique_ptr<grpc::Server> server_;
@@ -220,6 +235,7 @@ class CustodianServer {
   bool stop_sweeper_ ABSL_GUARDED_BY(sweeper_mu_) = false;
   std::thread sweeper_;
   std::thread recycler_thread_;
+  std::thread appeal_thread_;
 
   absl::Mutex shutdown_mu_;
   bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;

@@ -527,6 +527,7 @@ absl::StatusOr<PendingEvents> OwnershipBook::Stage(
   if (before.has_value()) *event.mutable_before() = *before;
   *event.mutable_after() = after;
   event.set_request_id(change.request_id);
+  event.set_appeal_id(change.appeal_id);
   // The event's keys hold its freshly allocated sequence: no other
   // transaction writes them.
   RETURN_IF_ERROR(txn.PutUnlocked(Table::kEvents, EventKey(sequence),

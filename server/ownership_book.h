@@ -156,6 +156,8 @@ struct ChangeSpec {
   std::string reason;
   // The request that caused it. Optional (CheckRequestId).
   std::string request_id;
+  // The appeal that froze, unfroze or moved it (appeal_desk.h). Optional.
+  std::string appeal_id;
   // The current record of (customer, department) as the caller read it with
   // ReadForUpdate in the same transaction (so it is locked), when it has
   // it: Stage then does not read it again. Null: Stage reads it. Not owned;
