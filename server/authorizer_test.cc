@@ -7,6 +7,7 @@
 
 #include "custodian/v1/assignment_service.pb.h"
 #include "custodian/v1/audit_service.pb.h"
+#include "custodian/v1/dispute_service.pb.h"
 #include "custodian/v1/identity_service.pb.h"
 #include "custodian/v1/ownership_service.pb.h"
 #include "custodian/v1/pool_service.pb.h"
@@ -101,6 +102,26 @@ const std::map<std::string, std::map<std::string, std::string>>& Matrix() {
             {"manager", ""},
             {"admin", ""},
             {"auditor", ""}}},
+          {"DisputeService.FileAppeal",
+           {{"rep", "DS"}, {"manager", "D"}, {"admin", ""}}},
+          {"DisputeService.GetAppeal",
+           {{"rep", ""},
+            {"manager", ""},
+            {"arbiter", ""},
+            {"admin", ""},
+            {"auditor", ""}}},
+          {"DisputeService.ListAppeals",
+           {{"rep", ""},
+            {"manager", ""},
+            {"arbiter", ""},
+            {"admin", ""},
+            {"auditor", ""}}},
+          {"DisputeService.CommentOnAppeal",
+           {{"rep", ""}, {"manager", ""}, {"arbiter", ""}, {"admin", ""}}},
+          {"DisputeService.CastVote", {{"arbiter", ""}}},
+          {"DisputeService.RuleOnAppeal", {{"manager", ""}, {"admin", ""}}},
+          {"DisputeService.WithdrawAppeal",
+           {{"rep", ""}, {"manager", ""}, {"admin", ""}}},
           {"IdentityService.WhoAmI",
            {{"system", ""},
             {"rep", ""},
@@ -122,6 +143,7 @@ std::vector<const MethodDescriptor*> AllMethods() {
       &descriptor_table_custodian_2fv1_2fassignment_5fservice_2eproto,
       &descriptor_table_custodian_2fv1_2fownership_5fservice_2eproto,
       &descriptor_table_custodian_2fv1_2fpool_5fservice_2eproto,
+      &descriptor_table_custodian_2fv1_2fdispute_5fservice_2eproto,
       &descriptor_table_custodian_2fv1_2fidentity_5fservice_2eproto,
       &descriptor_table_custodian_2fv1_2faudit_5fservice_2eproto};
   (void)files;
@@ -129,8 +151,8 @@ std::vector<const MethodDescriptor*> AllMethods() {
   for (const char* name :
        {"custodian.v1.RulesetService", "custodian.v1.RosterService",
         "custodian.v1.AssignmentService", "custodian.v1.OwnershipService",
-        "custodian.v1.PoolService", "custodian.v1.IdentityService",
-        "custodian.v1.AuditService"}) {
+        "custodian.v1.PoolService", "custodian.v1.DisputeService",
+        "custodian.v1.IdentityService", "custodian.v1.AuditService"}) {
     const ServiceDescriptor* service =
         DescriptorPool::generated_pool()->FindServiceByName(name);
     EXPECT_NE(service, nullptr) << name;
@@ -162,7 +184,8 @@ std::unique_ptr<Message> RequestFor(const MethodDescriptor* method,
                                        ->New());
   for (const auto& [name, value] :
        {std::pair<std::string, std::string>{"department", department},
-        {"rep", rep}}) {
+        {"rep", rep},
+        {"claimant", rep}}) {
     const FieldDescriptor* field =
         request->GetDescriptor()->FindFieldByName(name);
     if (field != nullptr && field->type() == FieldDescriptor::TYPE_STRING &&

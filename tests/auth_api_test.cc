@@ -17,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "custodian/v1/assignment_service.grpc.pb.h"
 #include "custodian/v1/audit_service.grpc.pb.h"
+#include "custodian/v1/dispute_service.grpc.pb.h"
 #include "custodian/v1/identity_service.grpc.pb.h"
 #include "custodian/v1/ownership_service.grpc.pb.h"
 #include "custodian/v1/pool_service.grpc.pb.h"
@@ -186,6 +187,7 @@ std::vector<const MethodDescriptor*> AllMethods() {
       &descriptor_table_custodian_2fv1_2fassignment_5fservice_2eproto,
       &descriptor_table_custodian_2fv1_2fownership_5fservice_2eproto,
       &descriptor_table_custodian_2fv1_2fpool_5fservice_2eproto,
+      &descriptor_table_custodian_2fv1_2fdispute_5fservice_2eproto,
       &descriptor_table_custodian_2fv1_2fidentity_5fservice_2eproto,
       &descriptor_table_custodian_2fv1_2faudit_5fservice_2eproto};
   (void)files;
@@ -208,7 +210,8 @@ std::unique_ptr<Message> RequestFor(const MethodDescriptor* method) {
                                        ->New());
   for (const auto& [name, value] :
        {std::pair<std::string, std::string>{"department", "sales"},
-        {"rep", "liu.yang"}}) {
+        {"rep", "liu.yang"},
+        {"claimant", "liu.yang"}}) {
     const FieldDescriptor* field =
         request->GetDescriptor()->FindFieldByName(name);
     if (field != nullptr && field->type() == FieldDescriptor::TYPE_STRING &&
