@@ -14,6 +14,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/time/clock.h"
+#include "clients/appeal_commands.h"
 #include "clients/client_config.h"
 #include "clients/connection.h"
 #include "clients/errors.h"
@@ -438,6 +439,106 @@ int Main(int argc, char** argv) {
   activity_record->add_option("--request-id", activity_args.request_id,
                               "Idempotency id (default: a fresh random id)");
 
+  // ---- appeal ----
+  CLI::App* appeal_cmd = app.add_subcommand(
+      "appeal", "Disputes: file, list, show, comment, vote, rule, withdraw");
+  appeal_cmd->require_subcommand(1);
+  const char* kRequestIdHelp = "Idempotency id (default: a fresh random id)";
+  custodian::clients::AppealFileArgs appeal_file_args;
+  CLI::App* appeal_file = appeal_cmd->add_subcommand(
+      "file", "Contest the owner of a customer: it is frozen meanwhile");
+  appeal_file
+      ->add_option("customer", appeal_file_args.customer_id, "Customer id")
+      ->required();
+  appeal_file
+      ->add_option("--department", appeal_file_args.department, "Department")
+      ->required();
+  appeal_file
+      ->add_option("--claimant", appeal_file_args.claimant,
+                   "The contesting rep")
+      ->required();
+  appeal_file->add_option("--reason", appeal_file_args.reason, "Why")
+      ->required();
+  appeal_file->add_option("--evidence", appeal_file_args.evidence,
+                          "A short text or link (repeatable)");
+  appeal_file->add_option("--request-id", appeal_file_args.request_id,
+                          kRequestIdHelp);
+  custodian::clients::AppealListArgs appeal_list_args;
+  CLI::App* appeal_list = appeal_cmd->add_subcommand("list", "List appeals");
+  appeal_list->add_option(
+      "--state", appeal_list_args.state,
+      "Only this state: open, escalated, upheld, overturned, withdrawn");
+  appeal_list->add_option("--department", appeal_list_args.department,
+                          "Only this department");
+  appeal_list->add_option("--claimant", appeal_list_args.claimant,
+                          "Only this claimant");
+  appeal_list->add_option("--owner", appeal_list_args.owner,
+                          "Only appeals against this owner");
+  appeal_list->add_flag(
+      "--mine", appeal_list_args.mine,
+      "My inbox: my panel seats, and escalations for a manager");
+  appeal_list->add_option("--page-size", appeal_list_args.page_size,
+                          "Appeals per page");
+  appeal_list->add_option("--page-token", appeal_list_args.page_token,
+                          "The next page of an earlier list");
+  appeal_list->add_flag("--all", appeal_list_args.all, "Follow every page");
+  std::string appeal_show_id;
+  CLI::App* appeal_show =
+      appeal_cmd->add_subcommand("show", "An appeal and its timeline");
+  appeal_show->add_option("appeal", appeal_show_id, "Appeal id")->required();
+  custodian::clients::AppealCommentArgs appeal_comment_args;
+  CLI::App* appeal_comment =
+      appeal_cmd->add_subcommand("comment", "Comment on an open appeal");
+  appeal_comment
+      ->add_option("appeal", appeal_comment_args.appeal_id, "Appeal id")
+      ->required();
+  appeal_comment->add_option("--text", appeal_comment_args.text, "Comment")
+      ->required();
+  appeal_comment->add_option("--request-id", appeal_comment_args.request_id,
+                             kRequestIdHelp);
+  custodian::clients::AppealVoteArgs appeal_vote_args;
+  CLI::App* appeal_vote = appeal_cmd->add_subcommand(
+      "vote", "Vote on an appeal of your panel (changeable until the ruling)");
+  appeal_vote->add_option("appeal", appeal_vote_args.appeal_id, "Appeal id")
+      ->required();
+  appeal_vote
+      ->add_option("--decision", appeal_vote_args.decision,
+                   "uphold or overturn")
+      ->required();
+  appeal_vote->add_option("--reason", appeal_vote_args.reason, "Why")
+      ->required();
+  appeal_vote->add_option("--request-id", appeal_vote_args.request_id,
+                          kRequestIdHelp);
+  custodian::clients::AppealRuleArgs appeal_rule_args;
+  CLI::App* appeal_rule = appeal_cmd->add_subcommand(
+      "rule", "A manager rules on an appeal (asks for confirmation)");
+  appeal_rule->add_option("appeal", appeal_rule_args.appeal_id, "Appeal id")
+      ->required();
+  appeal_rule
+      ->add_option("--decision", appeal_rule_args.decision,
+                   "uphold or overturn")
+      ->required();
+  appeal_rule->add_option("--reason", appeal_rule_args.reason, "Why")
+      ->required();
+  appeal_rule->add_flag("--override-capacity",
+                        appeal_rule_args.override_capacity,
+                        "Overturn even if the claimant is at capacity");
+  appeal_rule->add_option("--override-reason", appeal_rule_args.override_reason,
+                          "Why the capacity is overridden");
+  appeal_rule->add_flag("--yes,-y", appeal_rule_args.yes,
+                        "Do not ask for confirmation");
+  appeal_rule->add_option("--request-id", appeal_rule_args.request_id,
+                          kRequestIdHelp);
+  custodian::clients::AppealWithdrawArgs appeal_withdraw_args;
+  CLI::App* appeal_withdraw =
+      appeal_cmd->add_subcommand("withdraw", "The claimant withdraws");
+  appeal_withdraw
+      ->add_option("appeal", appeal_withdraw_args.appeal_id, "Appeal id")
+      ->required();
+  appeal_withdraw->add_option("--reason", appeal_withdraw_args.reason, "Why");
+  appeal_withdraw->add_option("--request-id", appeal_withdraw_args.request_id,
+                              kRequestIdHelp);
+
   CLI::App* dupes_cmd =
       app.add_subcommand("dupes", "Duplicate matching of prospects");
   dupes_cmd->require_subcommand(1);
@@ -683,6 +784,28 @@ int Main(int argc, char** argv) {
   }
   if (dupes_check->parsed()) {
     return RunDupesCheck(*connection, dupes_args, output);
+  }
+  if (appeal_file->parsed()) {
+    return RunAppealFile(*connection, appeal_file_args, output);
+  }
+  if (appeal_list->parsed()) {
+    return RunAppealList(*connection, appeal_list_args, output);
+  }
+  if (appeal_show->parsed()) {
+    return RunAppealShow(*connection, appeal_show_id, output);
+  }
+  if (appeal_comment->parsed()) {
+    return RunAppealComment(*connection, appeal_comment_args, output);
+  }
+  if (appeal_vote->parsed()) {
+    return RunAppealVote(*connection, appeal_vote_args, output);
+  }
+  if (appeal_rule->parsed()) {
+    appeal_rule_args.confirm = &std::cin;
+    return RunAppealRule(*connection, appeal_rule_args, output);
+  }
+  if (appeal_withdraw->parsed()) {
+    return RunAppealWithdraw(*connection, appeal_withdraw_args, output);
   }
   std::cerr << "custodianctl: no command given (see --help)\n";
   return kExitUsage;
