@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "clients/errors.h"
+#include "clients/rules_commands.h"
 #include "clients/unary_call.h"
 #include "custodian/v1/dispute_service.grpc.pb.h"
 
