@@ -326,4 +326,40 @@ int RunAppealWithdraw(const Connection& connection,
   return Answer(a, Status(a), generated, request.request_id(), output);
 }
 
+int RunAppealStats(const Connection& connection, const std::string& department,
+                   const CommandOutput& output) {
+  v1::GetAppealStatsRequest request;
+  request.set_department(department);
+  auto stub = v1::DisputeService::NewStub(connection.channel());
+  v1::GetAppealStatsResponse stats;
+  int code = Call(connection, stub.get(), &Stub::GetAppealStats, request,
+                  &stats, "", output.err);
+  if (code != kExitOk) return code;
+  if (output.format == OutputFormat::kJson) {
+    output.out << ToJson(stats);
+    return kExitOk;
+  }
+  Table reps({"REP", "FILED", "WON", "LOST", "PENDING", "WITHDRAWN", "DEFENDED",
+              "OVERTURNED"});
+  for (const v1::RepAppealStats& r : stats.reps()) {
+    reps.AddRow({r.rep(), absl::StrCat(r.filed()), absl::StrCat(r.won()),
+                 absl::StrCat(r.lost()), absl::StrCat(r.pending()),
+                 absl::StrCat(r.withdrawn()), absl::StrCat(r.defended()),
+                 absl::StrCat(r.overturned_against())});
+  }
+  reps.Render(output.out);
+  output.out << "\n";
+  Table arbiters(
+      {"ARBITER", "SEATS", "VOTES", "AWAITING", "MEAN-TIME-TO-VOTE"});
+  for (const v1::ArbiterAppealStats& a : stats.arbiters()) {
+    arbiters.AddRow({a.arbiter(), absl::StrCat(a.seats()),
+                     absl::StrCat(a.votes()), absl::StrCat(a.awaiting_vote()),
+                     a.has_mean_time_to_vote()
+                         ? FormatDuration(a.mean_time_to_vote())
+                         : std::string("-")});
+  }
+  arbiters.Render(output.out);
+  return kExitOk;
+}
+
 }  // namespace custodian::clients

@@ -1,5 +1,5 @@
 // custodianctl's appeal commands (disputes):
-// `appeal file|list|show|comment|vote|rule|withdraw`.
+// `appeal file|list|show|comment|vote|rule|withdraw|stats`.
 //
 // The conventions are remote_commands.h's and pool_commands.h's: each Run*
 // function makes its call over `connection`, writes a table or text (or
@@ -108,6 +108,12 @@ struct AppealWithdrawArgs {
 int RunAppealWithdraw(const Connection& connection,
                       const AppealWithdrawArgs& args,
                       const CommandOutput& output);
+
+// `appeal stats`: GetAppealStats (of `department`, "" for every one). Two
+// tables: REP FILED WON LOST PENDING WITHDRAWN DEFENDED OVERTURNED, then
+// ARBITER SEATS VOTES AWAITING MEAN-TIME-TO-VOTE.
+int RunAppealStats(const Connection& connection, const std::string& department,
+                   const CommandOutput& output);
 
 // "uphold" / "overturn"; nullopt otherwise.
 std::optional<v1::AppealVote::Decision> ParseAppealDecision(

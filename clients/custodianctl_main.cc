@@ -441,7 +441,8 @@ int Main(int argc, char** argv) {
 
   // ---- appeal ----
   CLI::App* appeal_cmd = app.add_subcommand(
-      "appeal", "Disputes: file, list, show, comment, vote, rule, withdraw");
+      "appeal",
+      "Disputes: file, list, show, comment, vote, rule, withdraw, stats");
   appeal_cmd->require_subcommand(1);
   const char* kRequestIdHelp = "Idempotency id (default: a fresh random id)";
   custodian::clients::AppealFileArgs appeal_file_args;
@@ -529,6 +530,11 @@ int Main(int argc, char** argv) {
                         "Do not ask for confirmation");
   appeal_rule->add_option("--request-id", appeal_rule_args.request_id,
                           kRequestIdHelp);
+  std::string appeal_stats_department;
+  CLI::App* appeal_stats = appeal_cmd->add_subcommand(
+      "stats", "Appeals per rep (filed, won, lost) and per arbiter");
+  appeal_stats->add_option("--department", appeal_stats_department,
+                           "Only this department (default: every one)");
   custodian::clients::AppealWithdrawArgs appeal_withdraw_args;
   CLI::App* appeal_withdraw =
       appeal_cmd->add_subcommand("withdraw", "The claimant withdraws");
@@ -803,6 +809,9 @@ int Main(int argc, char** argv) {
   if (appeal_rule->parsed()) {
     appeal_rule_args.confirm = &std::cin;
     return RunAppealRule(*connection, appeal_rule_args, output);
+  }
+  if (appeal_stats->parsed()) {
+    return RunAppealStats(*connection, appeal_stats_department, output);
   }
   if (appeal_withdraw->parsed()) {
     return RunAppealWithdraw(*connection, appeal_withdraw_args, output);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <utility>
 #include <vector>
 
@@ -1175,6 +1176,95 @@ absl::StatusOr<AppealDesk::ExpiryOutcome> AppealDesk::Expire(
             now);
       }));
   return outcome;
+}
+
+// ---------------------------------------------------------------------------
+// GetAppealStats
+
+absl::StatusOr<v1::GetAppealStatsResponse> AppealDesk::GetAppealStats(
+    const v1::GetAppealStatsRequest& request) const {
+  FieldErrors errors;
+  CheckName("department", request.department(), false, rules::CheckDepartmentId,
+            &errors);
+  RETURN_IF_ERROR(errors.ToStatus());
+  ASSIGN_OR_RETURN(std::unique_ptr<storage::Snapshot> snapshot,
+                   options_.store->NewSnapshot());
+  std::map<std::string, v1::RepAppealStats> reps;
+  struct Arbiter {
+    v1::ArbiterAppealStats stats;
+    absl::Duration total_to_vote;
+  };
+  std::map<std::string, Arbiter> arbiters;
+  auto rep = [&](const std::string& id) -> v1::RepAppealStats& {
+    v1::RepAppealStats& r = reps[id];
+    r.set_rep(id);
+    return r;
+  };
+  std::unique_ptr<storage::ScanIterator> it =
+      snapshot->Scan(Table::kAppeals, AppealPrefix());
+  for (; it->Valid(); it->Next()) {
+    v1::Appeal a;
+    if (!a.ParseFromString(std::string(it->value()))) {
+      return absl::DataLossError("an appeal record does not parse");
+    }
+    if (!request.department().empty() &&
+        a.department() != request.department()) {
+      continue;
+    }
+    v1::RepAppealStats& claimant = rep(a.claimant());
+    claimant.set_filed(claimant.filed() + 1);
+    switch (a.state()) {
+      case v1::Appeal::OVERTURNED:
+        claimant.set_won(claimant.won() + 1);
+        rep(a.owner()).set_overturned_against(
+            rep(a.owner()).overturned_against() + 1);
+        break;
+      case v1::Appeal::UPHELD:
+        claimant.set_lost(claimant.lost() + 1);
+        rep(a.owner()).set_defended(rep(a.owner()).defended() + 1);
+        break;
+      case v1::Appeal::WITHDRAWN:
+        claimant.set_withdrawn(claimant.withdrawn() + 1);
+        break;
+      default:
+        claimant.set_pending(claimant.pending() + 1);
+        break;
+    }
+    for (const v1::PanelSeat& seat : a.panel()) {
+      Arbiter& arb = arbiters[seat.arbiter()];
+      arb.stats.set_arbiter(seat.arbiter());
+      arb.stats.set_seats(arb.stats.seats() + 1);
+      const v1::AppealEntry* first_vote = nullptr;
+      for (const v1::AppealEntry& e : a.timeline()) {
+        if (e.kind() == v1::AppealEntry::VOTE && e.actor() == seat.arbiter()) {
+          first_vote = &e;
+          break;
+        }
+      }
+      if (first_vote != nullptr) {
+        arb.stats.set_votes(arb.stats.votes() + 1);
+        arb.total_to_vote +=
+            FromProto(first_vote->time()) - FromProto(seat.seat_time());
+      } else if (a.state() == v1::Appeal::OPEN) {
+        arb.stats.set_awaiting_vote(arb.stats.awaiting_vote() + 1);
+      }
+    }
+  }
+  RETURN_IF_ERROR(it->status());
+  v1::GetAppealStatsResponse response;
+  for (auto& [id, r] : reps) *response.add_reps() = std::move(r);
+  for (auto& [id, arb] : arbiters) {
+    if (arb.stats.votes() > 0) {
+      const absl::Duration mean = arb.total_to_vote / arb.stats.votes();
+      google::protobuf::Duration* d = arb.stats.mutable_mean_time_to_vote();
+      d->set_seconds(absl::ToInt64Seconds(mean));
+      d->set_nanos(static_cast<int32_t>(
+          (mean - absl::Seconds(absl::ToInt64Seconds(mean))) /
+          absl::Nanoseconds(1)));
+    }
+    *response.add_arbiters() = std::move(arb.stats);
+  }
+  return response;
 }
 
 }  // namespace custodian::server

@@ -181,6 +181,12 @@ class AppealDesk {
   absl::StatusOr<v1::Appeal> WithdrawAppeal(
       const v1::WithdrawAppealRequest& request, const AppealCaller& caller);
 
+  // Per-rep and per-arbiter counts over every appeal (of
+  // request.department, if given) at one snapshot: O(appeals stored).
+  // INVALID_ARGUMENT naming a malformed department.
+  absl::StatusOr<v1::GetAppealStatsResponse> GetAppealStats(
+      const v1::GetAppealStatsRequest& request) const;
+
   // What Expire did.
   enum class ExpiryOutcome { kNotDue, kUpheld, kOverturned, kEscalated };
   // Ends `appeal_id` per on_expiry if it is OPEN or ESCALATED and its

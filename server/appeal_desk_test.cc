@@ -372,6 +372,60 @@ TEST_F(AppealDeskTest, ConcurrentRulingsHaveOneWinner) {
   EXPECT_EQ(Get("c1").state(), v1::Ownership::ACTIVE);
 }
 
+TEST_F(AppealDeskTest, StatsCountPerRepAndPerArbiter) {
+  Own("c1", "r2");
+  Own("c2", "r2");
+  Own("c3", "r2");
+  auto a1 = File("c1", "r1");  // panel r3 r4 r5
+  auto a2 = File("c2", "r1");  // panel r6 r3 r4
+  auto a3 = File("c3", "r1");  // panel r5 r6 r3
+  ASSERT_TRUE(a1.ok() && a2.ok() && a3.ok());
+  clock_.Advance(absl::Hours(2));
+  ASSERT_TRUE(Vote(a1->id(), "r3", v1::AppealVote::OVERTURN).ok());
+  clock_.Advance(absl::Hours(2));
+  ASSERT_TRUE(Vote(a1->id(), "r4", v1::AppealVote::OVERTURN).ok());  // won
+  ASSERT_TRUE(Vote(a2->id(), "r3", v1::AppealVote::UPHOLD).ok());
+  ASSERT_TRUE(Rule(a2->id(), v1::AppealVote::UPHOLD).ok());  // lost
+  v1::GetAppealStatsRequest r;
+  auto stats = appeals_->GetAppealStats(r);
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  ASSERT_EQ(stats->reps_size(), 2);
+  const v1::RepAppealStats& owner = stats->reps(1);
+  EXPECT_EQ(owner.rep(), "r2");
+  EXPECT_EQ(owner.filed(), 0);
+  EXPECT_EQ(owner.defended(), 1);
+  EXPECT_EQ(owner.overturned_against(), 1);
+  const v1::RepAppealStats& claimant = stats->reps(0);
+  EXPECT_EQ(claimant.rep(), "r1");
+  EXPECT_EQ(claimant.filed(), 3);
+  EXPECT_EQ(claimant.won(), 1);
+  EXPECT_EQ(claimant.lost(), 1);
+  EXPECT_EQ(claimant.pending(), 1);
+  EXPECT_EQ(claimant.withdrawn(), 0);
+  ASSERT_EQ(stats->arbiters_size(), 4);
+  const v1::ArbiterAppealStats& r3 = stats->arbiters(0);
+  EXPECT_EQ(r3.arbiter(), "r3");
+  EXPECT_EQ(r3.seats(), 3);
+  EXPECT_EQ(r3.votes(), 2);
+  EXPECT_EQ(r3.awaiting_vote(), 1);                       // a3
+  EXPECT_EQ(r3.mean_time_to_vote().seconds(), 3 * 3600);  // (2h + 4h) / 2
+  const v1::ArbiterAppealStats& r4 = stats->arbiters(1);
+  EXPECT_EQ(r4.arbiter(), "r4");
+  EXPECT_EQ(r4.seats(), 2);
+  EXPECT_EQ(r4.votes(), 1);
+  EXPECT_EQ(r4.awaiting_vote(), 0);  // a2 is ruled
+  EXPECT_EQ(r4.mean_time_to_vote().seconds(), 4 * 3600);
+  // Another department has none.
+  r.set_department("service");
+  stats = appeals_->GetAppealStats(r);
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->reps_size(), 0);
+  EXPECT_EQ(stats->arbiters_size(), 0);
+  r.set_department("Bad Dept");
+  EXPECT_EQ(appeals_->GetAppealStats(r).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(AppealDeskTest, ExpiryUpholdsAtTheDeadlineAndNotBefore) {
   Own("c1", "r1");
   auto a = File("c1", "r2");

@@ -139,6 +139,9 @@ constexpr RpcRule kRules[] = {
     Rule("custodian.v1.DisputeService.WithdrawAppeal",
          Roles({kRep, kMgr, kAdm}))
         .Mutation(),
+    Rule("custodian.v1.DisputeService.GetAppealStats",
+         Roles({kMgr, kArb, kAdm, kAud}))
+        .Department("department"),
     Rule("custodian.v1.IdentityService.WhoAmI",
          Roles({kSys, kRep, kMgr, kArb, kAdm, kAud}))
         .AnyAuthenticated(),

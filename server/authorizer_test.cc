@@ -122,6 +122,8 @@ const std::map<std::string, std::map<std::string, std::string>>& Matrix() {
           {"DisputeService.RuleOnAppeal", {{"manager", ""}, {"admin", ""}}},
           {"DisputeService.WithdrawAppeal",
            {{"rep", ""}, {"manager", ""}, {"admin", ""}}},
+          {"DisputeService.GetAppealStats",
+           {{"manager", "D"}, {"arbiter", ""}, {"admin", ""}, {"auditor", ""}}},
           {"IdentityService.WhoAmI",
            {{"system", ""},
             {"rep", ""},

@@ -115,4 +115,18 @@ grpc::ServerUnaryReactor* DisputeServiceImpl::WithdrawAppeal(
       });
 }
 
+grpc::ServerUnaryReactor* DisputeServiceImpl::GetAppealStats(
+    grpc::CallbackServerContext* context,
+    const v1::GetAppealStatsRequest* request,
+    v1::GetAppealStatsResponse* response) {
+  constexpr absl::string_view kRpc =
+      "custodian.v1.DisputeService.GetAppealStats";
+  absl::StatusOr<Caller> caller =
+      authorizer_->Authorize(*context, kRpc, *request);
+  if (!caller.ok()) return FinishError(context, caller.status());
+  return FinishUnaryOnPool(*pool_, context, response, [desk = desk_, request] {
+    return desk->GetAppealStats(*request);
+  });
+}
+
 }  // namespace custodian::server

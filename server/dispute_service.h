@@ -53,6 +53,10 @@ class DisputeServiceImpl final : public v1::DisputeService::CallbackService {
   grpc::ServerUnaryReactor* WithdrawAppeal(
       grpc::CallbackServerContext* context,
       const v1::WithdrawAppealRequest* request, v1::Appeal* response) override;
+  grpc::ServerUnaryReactor* GetAppealStats(
+      grpc::CallbackServerContext* context,
+      const v1::GetAppealStatsRequest* request,
+      v1::GetAppealStatsResponse* response) override;
 
  private:
   AppealDesk* const desk_;

@@ -235,6 +235,24 @@ TEST_F(AppealCommandsE2eTest, FileVoteCommentRuleAndShowTheTimeline) {
       OutputFormat::kJson);
   ASSERT_EQ(r.code, kExitOk) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out)["state"], "OVERTURNED");
+
+  r = Run("tok-mgr", [&](const Connection& c, const CommandOutput& o) {
+    return RunAppealStats(c, "sales", o);
+  });
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("REP"));
+  EXPECT_THAT(r.out,
+              ::testing::ContainsRegex("huang\\.min +1 +1 +0 +0 +0 +0 +0\n"));
+  EXPECT_THAT(r.out,
+              ::testing::ContainsRegex("liu\\.yang +0 +0 +0 +0 +0 +0 +1\n"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("wang\\.fang +1 +1 +0 +0s\n"));
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("zhao\\.lei +1 +0 +0 +-\n"));
+  // A manager of another department sees none of it.
+  r = Run("tok-mgr", [&](const Connection& c, const CommandOutput& o) {
+    return RunAppealStats(c, "", o);
+  });
+  EXPECT_EQ(r.code, kExitServerRefused);
+  EXPECT_THAT(r.err, HasSubstr("PERMISSION_DENIED"));
 }
 
 TEST_F(AppealCommandsE2eTest, WithdrawAndListByStateInJson) {
