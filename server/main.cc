@@ -192,7 +192,8 @@ int Run(int argc, char** argv) {
   CLI::Option* recycling_flag =
       app.add_option("--recycling-sweep-interval", recycling_interval,
                      "how often neglected customers are moved back to their "
-                     "pool (policies.recycling)")
+                     "pool (policies.recycling) and appeals past their "
+                     "deadline end (policies.disputes.on_expiry)")
           ->capture_default_str()
           ->type_name("DURATION");
   CLI::Option* grace_flag =

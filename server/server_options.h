@@ -82,7 +82,8 @@ struct Options {
   // How often the recycling sweeper (recycling_sweeper.h) moves neglected
   // ownership back to its pool per policies.recycling. Must be > 0. A
   // customer becomes due when its rule starts to hold and is recycled by the
-  // next pass.
+  // next pass. The appeal expiry sweeper (appeal_expiry_sweeper.h) runs as
+  // often: an appeal past its deadline ends within one interval.
   absl::Duration recycling_sweep_interval = absl::Minutes(5);
 
   // On SIGTERM/SIGINT: how long in-flight calls may run before they are
