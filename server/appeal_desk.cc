@@ -454,10 +454,16 @@ absl::StatusOr<v1::Appeal> AppealDesk::FileAppeal(
                                                   rules::Quote(department),
                                                   " is not in the roster"));
         }
-        if (roster.FindRep(claimant) == nullptr) {
+        const v1::Rep* claimant_rep = roster.FindRep(claimant);
+        if (claimant_rep == nullptr) {
           return absl::NotFoundError(absl::StrCat("claimant: rep ",
                                                   rules::Quote(claimant),
                                                   " is not in the roster"));
+        }
+        if (claimant_rep->status() == v1::LEFT) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("claimant: rep ", rules::Quote(claimant),
+                           " has left: only a current rep files an appeal"));
         }
         if (!roster.FindSeat(department, claimant).has_value()) {
           return absl::FailedPreconditionError(absl::StrCat(

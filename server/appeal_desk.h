@@ -11,7 +11,7 @@
 // FileAppeal: the ownership of (customer, department) must be ACTIVE with a
 // rep other than the claimant (FAILED_PRECONDITION otherwise, FROZEN when an
 // appeal is open: ALREADY_EXISTS); the claimant must be in the roster
-// (NOT_FOUND) and a member of a team of the department
+// (NOT_FOUND), not `left`, and a member of a team of the department
 // (FAILED_PRECONDITION). The active ruleset must have policies.disputes
 // (FAILED_PRECONDITION otherwise). Within policies.disputes.reappeal_after
 // of the last ruling on the ownership: FAILED_PRECONDITION naming the

@@ -202,6 +202,28 @@ TEST_F(AppealDeskTest, FilingFreezesTheOwnershipAndDrawsAPanelOfNonParties) {
   EXPECT_EQ(Get("c1").state(), v1::Ownership::FROZEN);
 }
 
+TEST_F(AppealDeskTest, FilingChecksTheOwnershipAndTheClaimant) {
+  Own("c1", "r1");
+  Pool("c2");
+  auto before = Dump();
+  auto s = File("c1", "nobody");
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(s.status().message()), HasSubstr("claimant"));
+  s = File("c1", "s1");  // only in a service team
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.status().message()),
+              HasSubstr("not a member of any team of department sales"));
+  s = File("c1", "r1");
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.status().message()), HasSubstr("already owns"));
+  s = File("c2", "r2");
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.status().message()), HasSubstr("POOLED"));
+  s = File("c9", "r2");
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Dump(), before);
+}
+
 TEST_F(AppealDeskTest, PanelsGoToTheLeastRecentlySeatedFirst) {
   Own("c1", "r1");
   Own("c2", "r1");

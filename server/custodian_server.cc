@@ -193,6 +193,7 @@ absl::StatusOr<std::unique_ptr<CustodianServer>> CustodianServer::Create(
       "custodiand ", CUSTODIAN_VERSION,
       " serving custodian.v1.RulesetService, custodian.v1.RosterService, "
       "custodian.v1.AssignmentService, custodian.v1.OwnershipService, "
+      "custodian.v1.PoolService, custodian.v1.DisputeService, "
       "custodian.v1.IdentityService, custodian.v1.AuditService, "
       "grpc.health.v1.Health and server reflection on ",
       server->address_, "; data dir ", o.data_dir, " (",
