@@ -398,6 +398,35 @@ AppealDesk::AppealDesk(Options options)
       idempotency_(options_.idempotency),
       planner_(options_.allocator) {}
 
+absl::Status AppealDesk::Mutate(
+    absl::string_view method, const AppealCaller& caller,
+    const std::string& request_id, const std::string& fingerprint,
+    v1::Appeal* response,
+    absl::FunctionRef<absl::Status(storage::Transaction&, MutationEffects&,
+                                   absl::Time, std::string*)>
+        body) {
+  return RunMutation(
+      *options_.store, *options_.allocator, options_.max_attempts,
+      [&](storage::Transaction& txn, MutationEffects& effects) -> absl::Status {
+        response->Clear();
+        const absl::Time now = options_.clock->Now();
+        ASSIGN_OR_RETURN(
+            std::optional<std::string> first,
+            idempotency_.Lookup(txn, method, request_id, fingerprint, now));
+        if (first.has_value()) {
+          effects.replay = true;
+          return ParseAnswer(*first, response);
+        }
+        std::string outcome;
+        RETURN_IF_ERROR(body(txn, effects, now, &outcome));
+        RETURN_IF_ERROR(StageAuditRecord(txn, caller.actor, method, request_id,
+                                         AppealResources(*response), outcome,
+                                         now));
+        return idempotency_.Record(txn, method, request_id, fingerprint,
+                                   SerializeDeterministic(*response), now);
+      });
+}
+
 // ---------------------------------------------------------------------------
 // FileAppeal
 
@@ -435,19 +464,10 @@ absl::StatusOr<v1::Appeal> AppealDesk::FileAppeal(
   const std::string& claimant = request.claimant();
 
   v1::Appeal response;
-  RETURN_IF_ERROR(RunMutation(
-      *options_.store, *options_.allocator, options_.max_attempts,
-      [&](storage::Transaction& txn, MutationEffects& effects) -> absl::Status {
-        response.Clear();
-        const absl::Time now = options_.clock->Now();
-        ASSIGN_OR_RETURN(
-            std::optional<std::string> first,
-            idempotency_.Lookup(txn, kFileAppealMethod, request.request_id(),
-                                fingerprint, now));
-        if (first.has_value()) {
-          effects.replay = true;
-          return ParseAnswer(*first, &response);
-        }
+  RETURN_IF_ERROR(Mutate(
+      kFileAppealMethod, caller, request.request_id(), fingerprint, &response,
+      [&](storage::Transaction& txn, MutationEffects& effects, absl::Time now,
+          std::string* outcome) -> absl::Status {
         ASSIGN_OR_RETURN(RosterIndex roster, ReadStoredRoster(txn));
         if (!roster.HasDepartment(department)) {
           return absl::NotFoundError(absl::StrCat("department: department ",
@@ -620,12 +640,8 @@ absl::StatusOr<v1::Appeal> AppealDesk::FileAppeal(
                            request.request_id(), appeal.id()));
         appeal.set_freeze_event_sequence(sequence);
         RETURN_IF_ERROR(StageAppealRecord(txn, nullptr, appeal));
-        RETURN_IF_ERROR(StageAuditRecord(
-            txn, caller.actor, kFileAppealMethod, request.request_id(),
-            AppealResources(appeal), "OK: appeal filed", now));
-        return idempotency_.Record(txn, kFileAppealMethod, request.request_id(),
-                                   fingerprint, SerializeDeterministic(appeal),
-                                   now);
+        *outcome = "OK: appeal filed";
+        return absl::OkStatus();
       }));
   return response;
 }
@@ -731,19 +747,10 @@ absl::StatusOr<v1::Appeal> AppealDesk::CastVote(
       SettingsOf(*options_.rulesets);
 
   v1::Appeal response;
-  RETURN_IF_ERROR(RunMutation(
-      *options_.store, *options_.allocator, options_.max_attempts,
-      [&](storage::Transaction& txn, MutationEffects& effects) -> absl::Status {
-        response.Clear();
-        const absl::Time now = options_.clock->Now();
-        ASSIGN_OR_RETURN(
-            std::optional<std::string> first,
-            idempotency_.Lookup(txn, kCastVoteMethod, request.request_id(),
-                                fingerprint, now));
-        if (first.has_value()) {
-          effects.replay = true;
-          return ParseAnswer(*first, &response);
-        }
+  RETURN_IF_ERROR(Mutate(
+      kCastVoteMethod, caller, request.request_id(), fingerprint, &response,
+      [&](storage::Transaction& txn, MutationEffects& effects, absl::Time now,
+          std::string* outcome) -> absl::Status {
         ASSIGN_OR_RETURN(std::optional<v1::Appeal> found,
                          ReadAppealForUpdate(txn, request.appeal_id()));
         const std::string& me = caller.actor.id;
@@ -786,7 +793,7 @@ absl::StatusOr<v1::Appeal> AppealDesk::CastVote(
         }
         AddEntry(appeal, now, me, v1::AppealEntry::VOTE, request.reason(),
                  request.decision());
-        std::string outcome = "OK: vote recorded";
+        *outcome = "OK: vote recorded";
         if (appeal.quorum() > 0 && agreeing >= appeal.quorum()) {
           Ruling ruling;
           ruling.decision = request.decision();
@@ -802,17 +809,12 @@ absl::StatusOr<v1::Appeal> AppealDesk::CastVote(
               settings.has_value() ? settings->sla : absl::Hours(24 * 7);
           RETURN_IF_ERROR(
               StageRuling(txn, effects, ruling, before, appeal, now));
-          outcome = absl::StrCat("OK: vote recorded; ",
-                                 v1::Appeal::State_Name(appeal.state()));
+          *outcome = absl::StrCat("OK: vote recorded; ",
+                                  v1::Appeal::State_Name(appeal.state()));
         } else {
           RETURN_IF_ERROR(StageAppealRecord(txn, &before, appeal));
         }
-        RETURN_IF_ERROR(StageAuditRecord(
-            txn, caller.actor, kCastVoteMethod, request.request_id(),
-            AppealResources(appeal), outcome, now));
-        return idempotency_.Record(txn, kCastVoteMethod, request.request_id(),
-                                   fingerprint, SerializeDeterministic(appeal),
-                                   now);
+        return absl::OkStatus();
       }));
   return response;
 }
@@ -838,19 +840,10 @@ absl::StatusOr<v1::Appeal> AppealDesk::RuleOnAppeal(
   const std::string fingerprint = RequestFingerprint(request);
 
   v1::Appeal response;
-  RETURN_IF_ERROR(RunMutation(
-      *options_.store, *options_.allocator, options_.max_attempts,
-      [&](storage::Transaction& txn, MutationEffects& effects) -> absl::Status {
-        response.Clear();
-        const absl::Time now = options_.clock->Now();
-        ASSIGN_OR_RETURN(
-            std::optional<std::string> first,
-            idempotency_.Lookup(txn, kRuleOnAppealMethod, request.request_id(),
-                                fingerprint, now));
-        if (first.has_value()) {
-          effects.replay = true;
-          return ParseAnswer(*first, &response);
-        }
+  RETURN_IF_ERROR(Mutate(
+      kRuleOnAppealMethod, caller, request.request_id(), fingerprint, &response,
+      [&](storage::Transaction& txn, MutationEffects& effects, absl::Time now,
+          std::string* outcome) -> absl::Status {
         ASSIGN_OR_RETURN(std::optional<v1::Appeal> found,
                          ReadAppealForUpdate(txn, request.appeal_id()));
         const std::string& me = caller.actor.id;
@@ -875,13 +868,8 @@ absl::StatusOr<v1::Appeal> AppealDesk::RuleOnAppeal(
         ruling.override_reason = request.override_reason();
         ruling.request_id = request.request_id();
         RETURN_IF_ERROR(StageRuling(txn, effects, ruling, before, appeal, now));
-        RETURN_IF_ERROR(StageAuditRecord(
-            txn, caller.actor, kRuleOnAppealMethod, request.request_id(),
-            AppealResources(appeal),
-            absl::StrCat("OK: ", v1::Appeal::State_Name(appeal.state())), now));
-        return idempotency_.Record(txn, kRuleOnAppealMethod,
-                                   request.request_id(), fingerprint,
-                                   SerializeDeterministic(appeal), now);
+        *outcome = absl::StrCat("OK: ", v1::Appeal::State_Name(appeal.state()));
+        return absl::OkStatus();
       }));
   return response;
 }
@@ -900,19 +888,11 @@ absl::StatusOr<v1::Appeal> AppealDesk::WithdrawAppeal(
   const std::string fingerprint = RequestFingerprint(request);
 
   v1::Appeal response;
-  RETURN_IF_ERROR(RunMutation(
-      *options_.store, *options_.allocator, options_.max_attempts,
-      [&](storage::Transaction& txn, MutationEffects& effects) -> absl::Status {
-        response.Clear();
-        const absl::Time now = options_.clock->Now();
-        ASSIGN_OR_RETURN(
-            std::optional<std::string> first,
-            idempotency_.Lookup(txn, kWithdrawAppealMethod,
-                                request.request_id(), fingerprint, now));
-        if (first.has_value()) {
-          effects.replay = true;
-          return ParseAnswer(*first, &response);
-        }
+  RETURN_IF_ERROR(Mutate(
+      kWithdrawAppealMethod, caller, request.request_id(), fingerprint,
+      &response,
+      [&](storage::Transaction& txn, MutationEffects& effects, absl::Time now,
+          std::string* outcome) -> absl::Status {
         ASSIGN_OR_RETURN(std::optional<v1::Appeal> found,
                          ReadAppealForUpdate(txn, request.appeal_id()));
         const std::string& me = caller.actor.id;
@@ -942,12 +922,8 @@ absl::StatusOr<v1::Appeal> AppealDesk::WithdrawAppeal(
         AddEntry(appeal, now, me, v1::AppealEntry::WITHDRAWAL,
                  request.reason());
         RETURN_IF_ERROR(StageAppealRecord(txn, &before, appeal));
-        RETURN_IF_ERROR(StageAuditRecord(
-            txn, caller.actor, kWithdrawAppealMethod, request.request_id(),
-            AppealResources(appeal), "OK: withdrawn", now));
-        return idempotency_.Record(txn, kWithdrawAppealMethod,
-                                   request.request_id(), fingerprint,
-                                   SerializeDeterministic(appeal), now);
+        *outcome = "OK: withdrawn";
+        return absl::OkStatus();
       }));
   return response;
 }
@@ -963,19 +939,11 @@ absl::StatusOr<v1::Appeal> AppealDesk::CommentOnAppeal(
   const std::string fingerprint = RequestFingerprint(request);
 
   v1::Appeal response;
-  RETURN_IF_ERROR(RunMutation(
-      *options_.store, *options_.allocator, options_.max_attempts,
-      [&](storage::Transaction& txn, MutationEffects& effects) -> absl::Status {
-        response.Clear();
-        const absl::Time now = options_.clock->Now();
-        ASSIGN_OR_RETURN(
-            std::optional<std::string> first,
-            idempotency_.Lookup(txn, kCommentOnAppealMethod,
-                                request.request_id(), fingerprint, now));
-        if (first.has_value()) {
-          effects.replay = true;
-          return ParseAnswer(*first, &response);
-        }
+  RETURN_IF_ERROR(Mutate(
+      kCommentOnAppealMethod, caller, request.request_id(), fingerprint,
+      &response,
+      [&](storage::Transaction& txn, MutationEffects&, absl::Time now,
+          std::string* outcome) -> absl::Status {
         ASSIGN_OR_RETURN(std::optional<v1::Appeal> found,
                          ReadAppealForUpdate(txn, request.appeal_id()));
         const std::string& me = caller.actor.id;
@@ -991,12 +959,8 @@ absl::StatusOr<v1::Appeal> AppealDesk::CommentOnAppeal(
         if (!IsOpen(appeal)) return NotOpen(appeal);
         AddEntry(appeal, now, me, v1::AppealEntry::COMMENT, request.text());
         RETURN_IF_ERROR(StageAppealRecord(txn, &before, appeal));
-        RETURN_IF_ERROR(StageAuditRecord(
-            txn, caller.actor, kCommentOnAppealMethod, request.request_id(),
-            AppealResources(appeal), "OK: commented", now));
-        return idempotency_.Record(txn, kCommentOnAppealMethod,
-                                   request.request_id(), fingerprint,
-                                   SerializeDeterministic(appeal), now);
+        *outcome = "OK: commented";
+        return absl::OkStatus();
       }));
   return response;
 }

@@ -92,6 +92,7 @@
 #include <set>
 #include <string>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -196,6 +197,18 @@ class AppealDesk {
 
  private:
   explicit AppealDesk(Options options);
+
+  // One appeal mutation (RunMutation): the idempotency lookup of (method,
+  // request_id) (a retry gets the stored first answer), then `body` decides
+  // and stages the change, filling *response and the audit outcome; then
+  // the audit record and the idempotency answer are staged with it.
+  absl::Status Mutate(
+      absl::string_view method, const AppealCaller& caller,
+      const std::string& request_id, const std::string& fingerprint,
+      v1::Appeal* response,
+      absl::FunctionRef<absl::Status(storage::Transaction&, MutationEffects&,
+                                     absl::Time, std::string*)>
+          body);
 
   // Shared by CastVote, RuleOnAppeal and Expire: stages `ruling` of the
   // open appeal (stored as `before`, locked; `appeal` is it with this

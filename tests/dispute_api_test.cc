@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "custodian/v1/assignment_service.grpc.pb.h"
+#include "custodian/v1/audit_service.grpc.pb.h"
 #include "custodian/v1/dispute_service.grpc.pb.h"
 #include "custodian/v1/ownership_service.grpc.pb.h"
 #include "custodian/v1/pool_service.grpc.pb.h"
@@ -347,6 +348,27 @@ TEST_F(DisputeApiTest, OverturnedByThePanelMovesTheOwnerToTheClaimant) {
   EXPECT_EQ(o.team(), "mfg-east");
   EXPECT_EQ(Events("c1").back().appeal_id(), a.id());
   EXPECT_EQ(after.end_event_sequence(), o.last_event_sequence());
+
+  // Each mutation left one audit record naming the appeal, with its caller.
+  auto audit = v1::AuditService::NewStub(channel_);
+  v1::ListAuditRecordsRequest r;
+  r.set_resource("appeals/" + a.id());
+  v1::ListAuditRecordsResponse records;
+  ASSERT_TRUE(Call("tok-admin", audit.get(),
+                   &v1::AuditService::Stub::ListAuditRecords, r, &records)
+                  .ok());
+  std::vector<std::string> seen;
+  for (const v1::AuditRecord& record : records.records()) {
+    seen.push_back(absl::StrCat(record.principal(), " ", record.rpc(), " ",
+                                record.outcome()));
+  }
+  EXPECT_THAT(
+      seen,
+      ::testing::UnorderedElementsAre(
+          "huang.min custodian.v1.DisputeService.FileAppeal OK: appeal filed",
+          "sun.li custodian.v1.DisputeService.CastVote OK: vote recorded",
+          "wang.fang custodian.v1.DisputeService.CastVote OK: vote "
+          "recorded; OVERTURNED"));
 }
 
 TEST_F(DisputeApiTest, APartyNeverVotesOrRulesAndAManagerRules) {
