@@ -16,18 +16,7 @@
 namespace custodian::clients {
 namespace {
 
-using Extra = std::vector<std::pair<std::string, std::string>>;
 using Stub = v1::DisputeService::Stub;
-
-std::string RequestIdOr(const std::string& given, bool* generated) {
-  *generated = given.empty();
-  return *generated ? NewRequestId() : given;
-}
-
-Extra GeneratedId(bool generated, const std::string& request_id) {
-  if (!generated) return {};
-  return {{"request_id", request_id}};
-}
 
 std::string Lower(absl::string_view name) {
   return absl::AsciiStrToLower(name);

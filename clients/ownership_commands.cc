@@ -37,23 +37,10 @@
 namespace custodian::clients {
 namespace {
 
-using Extra = std::vector<std::pair<std::string, std::string>>;
-
 // The longest JSONL line read; longer lines are an error at their number.
 constexpr size_t kMaxLineBytes = 1 << 20;
 // Longest --request-id-prefix: leaves room for ":LINE" within 128.
 constexpr size_t kMaxPrefixBytes = 100;
-
-// The given id, else a fresh one; `*generated` says which.
-std::string RequestIdOr(const std::string& given, bool* generated) {
-  *generated = given.empty();
-  return *generated ? NewRequestId() : given;
-}
-
-Extra GeneratedId(bool generated, const std::string& request_id) {
-  if (!generated) return {};
-  return {{"request_id", request_id}};
-}
 
 // One JSON object on one line (the ToJson options, without indentation).
 std::string ToJsonLine(const google::protobuf::Message& message) {

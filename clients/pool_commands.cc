@@ -19,8 +19,6 @@
 namespace custodian::clients {
 namespace {
 
-using Extra = std::vector<std::pair<std::string, std::string>>;
-
 template <typename Request, typename Response>
 int Call(const Connection& connection,
          grpc::Status (v1::PoolService::Stub::*method)(grpc::ClientContext*,
@@ -38,16 +36,6 @@ int Call(const Connection& connection,
   failure.connected = connection.IsConnected();
   failure.request_id = request_id;
   return ReportRpcError(status, failure, err);
-}
-
-std::string RequestIdOr(const std::string& given, bool* generated) {
-  *generated = given.empty();
-  return *generated ? NewRequestId() : given;
-}
-
-Extra GeneratedId(bool generated, const std::string& request_id) {
-  if (!generated) return {};
-  return {{"request_id", request_id}};
 }
 
 std::string OrDash(absl::string_view text) {

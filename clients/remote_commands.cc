@@ -18,8 +18,6 @@
 namespace custodian::clients {
 namespace {
 
-using Extra = std::vector<std::pair<std::string, std::string>>;
-
 // Reads a file to send; on failure prints why and returns nullopt.
 std::optional<std::string> ReadSource(const std::string& path,
                                       std::ostream& err) {
@@ -36,13 +34,18 @@ std::string BaseName(const std::string& path) {
   return name.empty() ? path : name;
 }
 
-// The JSON members added for a request id the user did not give.
-Extra GeneratedId(bool generated, const std::string& request_id) {
+}  // namespace
+
+std::string RequestIdOr(const std::string& given, bool* generated) {
+  *generated = given.empty();
+  return *generated ? NewRequestId() : given;
+}
+
+std::vector<std::pair<std::string, std::string>> GeneratedId(
+    bool generated, const std::string& request_id) {
   if (!generated) return {};
   return {{"request_id", request_id}};
 }
-
-}  // namespace
 
 std::string NewRequestId() {
   std::random_device device;

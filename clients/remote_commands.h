@@ -25,6 +25,8 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "clients/connection.h"
@@ -36,6 +38,15 @@ namespace custodian::clients {
 // "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx" (lower-case hex), valid for every
 // request_id field.
 std::string NewRequestId();
+
+// `given`, else NewRequestId(); *generated says which.
+std::string RequestIdOr(const std::string& given, bool* generated);
+
+// The extra JSON members (ToJson) of a mutating command's answer: the
+// request id when the command generated it, so that the user can retry
+// with it; none when the user gave it.
+std::vector<std::pair<std::string, std::string>> GeneratedId(
+    bool generated, const std::string& request_id);
 
 // Where a command prints.
 struct CommandOutput {
