@@ -679,10 +679,17 @@ absl::Status AppealDesk::StageRuling(storage::Transaction& txn,
     } else if (ruling.override_capacity) {
       overridden = true;
     } else {
+      const SkipReason skipped = pick.skipped.empty()
+                                     ? SkipReason::kAtCapacity
+                                     : pick.skipped.front().reason;
       const std::string why = absl::StrCat(
-          "the claimant ", rules::Quote(appeal.claimant()), " is at capacity (",
-          MemberCapacity(*seat->member, policies), " customers) in department ",
-          appeal.department());
+          "the claimant ", rules::Quote(appeal.claimant()),
+          skipped == SkipReason::kAtCapacity
+              ? absl::StrCat(" is at capacity (",
+                             MemberCapacity(*seat->member, policies),
+                             " customers) in department ", appeal.department())
+              : absl::StrCat(" is not eligible (", SkipReasonName(skipped),
+                             ")"));
       if (!ruling.escalate_at_capacity) {
         return absl::FailedPreconditionError(absl::StrCat(
             why, ": overturning needs override_capacity with a reason"));

@@ -41,7 +41,7 @@
 // A ruling: UPHOLD makes the ownership ACTIVE again (cause APPEAL_RULING);
 // OVERTURN moves it to the claimant (ACTIVE, the claimant's team in the
 // department, cause APPEAL_RULING) after a capacity reservation in the
-// shared TeamAllocator: a claimant at capacity fails the ruling with
+// shared TeamAllocator: a claimant at capacity (or away) fails the ruling with
 // FAILED_PRECONDITION unless override_capacity (with override_reason). When
 // the panel's quorum or expiry would overturn to a claimant at capacity, the
 // appeal is ESCALATED to the managers instead (the timeline says why). The

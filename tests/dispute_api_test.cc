@@ -734,6 +734,52 @@ TEST_F(DisputeApiTest, BadInputOnEveryFieldNamesItAndWritesNothing) {
     expect_bad(Call("tok-huang", disputes_.get(),
                     &v1::DisputeService::Stub::ListAppeals, l, &list),
                "state");
+    l.clear_state();
+    for (const char* field : {"department", "claimant", "owner"}) {
+      v1::ListAppealsRequest bad;
+      bad.GetReflection()->SetString(
+          &bad, bad.GetDescriptor()->FindFieldByName(field), "Not Valid!");
+      expect_bad(Call("tok-huang", disputes_.get(),
+                      &v1::DisputeService::Stub::ListAppeals, bad, &list),
+                 field);
+    }
+    v1::GetAppealStatsRequest stats_request;
+    stats_request.set_department("Not Valid!");
+    v1::GetAppealStatsResponse stats;
+    expect_bad(
+        Call("tok-admin", disputes_.get(),
+             &v1::DisputeService::Stub::GetAppealStats, stats_request, &stats),
+        "department");
+    v1::RuleOnAppealRequest rule;
+    rule.set_decision(AppealVote::UPHOLD);
+    rule.set_reason("x");
+    expect_bad(Call("tok-mgr", disputes_.get(),
+                    &v1::DisputeService::Stub::RuleOnAppeal, rule, &out),
+               "appeal_id");
+    rule.set_appeal_id(a.id());
+    expect_bad(Call("tok-mgr", disputes_.get(),
+                    &v1::DisputeService::Stub::RuleOnAppeal, rule, &out),
+               "request_id");
+    v1::CommentOnAppealRequest comment;
+    comment.set_appeal_id(a.id());
+    comment.set_text(long_text);
+    expect_bad(Call("tok-huang", disputes_.get(),
+                    &v1::DisputeService::Stub::CommentOnAppeal, comment, &out),
+               "text");
+    comment.set_text("fine");
+    expect_bad(Call("tok-huang", disputes_.get(),
+                    &v1::DisputeService::Stub::CommentOnAppeal, comment, &out),
+               "request_id");
+    w.clear_reason();
+    w.clear_request_id();
+    expect_bad(Call("tok-huang", disputes_.get(),
+                    &v1::DisputeService::Stub::WithdrawAppeal, w, &out),
+               "request_id");
+    w.set_request_id("w2");
+    w.set_appeal_id("AP-1");
+    expect_bad(Call("tok-huang", disputes_.get(),
+                    &v1::DisputeService::Stub::WithdrawAppeal, w, &out),
+               "appeal_id");
   }
   v1::Appeal unchanged = GetAppeal(a.id());
   EXPECT_EQ(unchanged.timeline_size(), a.timeline_size());
