@@ -144,6 +144,26 @@ jq -e '.version == "2" and .roster.reps[1].id == "li.na"
        and .roster.reps[1].status == "ACTIVE"' \
   "$work/roster.json" >/dev/null ||
   fail "roster after restart: $(cat "$work/roster.json")"
+
+# Disputes through the binaries (local-dev has every role in every
+# department and is no party to the appeal).
+ctl assign --id smoke-c1 --region CN/East/Shanghai --industry C/C39 \
+  --type enterprise --stage qualified --request-id smoke-assign >/dev/null ||
+  fail "assign exited $?"
+appeal=$(ctl -o json appeal file smoke-c1 --department sales \
+  --claimant huang.min --reason "met them first" --request-id smoke-file |
+  jq -r .id) || fail "appeal file exited $?"
+[[ $appeal == ap-* ]] || fail "appeal file: $appeal"
+rc=0
+ctl appeal rule "$appeal" --decision uphold --reason r </dev/null \
+  >/dev/null 2>&1 || rc=$?
+[[ $rc -eq 2 ]] || fail "appeal rule without confirmation exited $rc, want 2"
+out=$(ctl appeal rule "$appeal" --decision overturn --reason r --yes) ||
+  fail "appeal rule exited $?"
+[[ $out == "appeal $appeal: overturned by local-dev: r" ]] ||
+  fail "appeal rule printed: $out"
+ctl appeal show "$appeal" | grep -q "local-dev  ruling overturn: r" ||
+  fail "appeal show: $(ctl appeal show "$appeal")"
 stop
 
 # --- Authentication. ---------------------------------------------------------
