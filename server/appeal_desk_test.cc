@@ -448,6 +448,72 @@ TEST_F(AppealDeskTest, StatsCountPerRepAndPerArbiter) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(AppealDeskTest, RetriedRulingsAndVotesGetTheFirstAnswer) {
+  Own("c1", "r1");
+  auto a = File("c1", "r2");
+  ASSERT_TRUE(a.ok()) << a.status();
+  v1::CastVoteRequest vote;
+  vote.set_appeal_id(a->id());
+  vote.set_decision(v1::AppealVote::UPHOLD);
+  vote.set_reason("read it");
+  vote.set_request_id("vote-once");
+  const AppealCaller r3 = As("r3", Roles({Role::kArbiter}));
+  auto first = appeals_->CastVote(vote, r3);
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto before = Dump();
+  auto again = appeals_->CastVote(vote, r3);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(SerializeDeterministic(*again), SerializeDeterministic(*first));
+  EXPECT_EQ(Dump(), before);  // one VOTE entry, not two
+
+  v1::RuleOnAppealRequest rule;
+  rule.set_appeal_id(a->id());
+  rule.set_decision(v1::AppealVote::OVERTURN);
+  rule.set_reason("decided");
+  rule.set_request_id("rule-once");
+  auto ruled = appeals_->RuleOnAppeal(rule, kManager);
+  ASSERT_TRUE(ruled.ok()) << ruled.status();
+  before = Dump();
+  auto retried = appeals_->RuleOnAppeal(rule, kManager);
+  ASSERT_TRUE(retried.ok()) << retried.status();  // not FAILED_PRECONDITION
+  EXPECT_EQ(SerializeDeterministic(*retried), SerializeDeterministic(*ruled));
+  EXPECT_EQ(Dump(), before);
+  EXPECT_EQ(Owned("r2"), 1);
+  // The same id for another request is refused.
+  rule.set_decision(v1::AppealVote::UPHOLD);
+  EXPECT_EQ(appeals_->RuleOnAppeal(rule, kManager).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(AppealDeskTest, BadOptionsAndAPassLimitedSweep) {
+  EXPECT_EQ(AppealDesk::Create(AppealDesk::Options()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      AppealExpirySweeper::Create({store_.get(), appeals_.get(), &clock_, 0})
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);
+  auto one =
+      AppealExpirySweeper::Create({store_.get(), appeals_.get(), &clock_, 1});
+  ASSERT_TRUE(one.ok()) << one.status();
+  Own("c1", "r1");
+  Own("c2", "r3");
+  ASSERT_TRUE(File("c1", "r2").ok());
+  ASSERT_TRUE(File("c2", "r2").ok());
+  clock_.Advance(absl::Hours(24 * 7));
+  for (int pass = 0; pass < 2; ++pass) {
+    auto stats = (*one)->SweepNow();
+    ASSERT_TRUE(stats.ok()) << stats.status();
+    EXPECT_EQ(stats->examined, 1);
+    EXPECT_EQ(stats->upheld, 1);
+  }
+  auto stats = (*one)->SweepNow();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->examined, 0);
+  EXPECT_EQ(Get("c1").state(), v1::Ownership::ACTIVE);
+  EXPECT_EQ(Get("c2").state(), v1::Ownership::ACTIVE);
+}
+
 TEST_F(AppealDeskTest, ExpiryUpholdsAtTheDeadlineAndNotBefore) {
   Own("c1", "r1");
   auto a = File("c1", "r2");
