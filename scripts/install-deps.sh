@@ -6,6 +6,8 @@
 # Runs as root; as another user it uses sudo when available.
 set -euo pipefail
 
+# systemd: systemd-analyze, with which tests/deploy_test.cc verifies the units
+# in deploy/systemd (nothing here runs systemd).
 PACKAGES=(
   build-essential
   ca-certificates
@@ -33,6 +35,7 @@ PACKAGES=(
   pkg-config
   protobuf-compiler
   protobuf-compiler-grpc
+  systemd
 )
 
 missing=()

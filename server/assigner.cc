@@ -156,6 +156,13 @@ Assigner::Assigner(Options options)
       planner_(options_.allocator),
       stripes_(new absl::Mutex[options_.lock_stripes]) {}
 
+CooldownFn Assigner::CooldownFor(
+    absl::string_view customer_id,
+    const absl::flat_hash_map<std::string, v1::Ownership>& current) const {
+  if (current.empty()) return nullptr;
+  return CooldownFor(customer_id);
+}
+
 CooldownFn Assigner::CooldownFor(absl::string_view customer_id) const {
   return options_.cooldowns ? options_.cooldowns(customer_id)
                             : options_.in_cooldown;
@@ -426,10 +433,11 @@ absl::Status Assigner::StageAssign(storage::Transaction& txn,
   input.roster = roster.get();
   input.current = &current;
   input.now = now;
-  input.in_cooldown = CooldownFor(job.customer->id());
+  input.in_cooldown = CooldownFor(job.customer->id(), current);
   ASSIGN_OR_RETURN(AssignmentPlan plan,
                    planner_.Plan(input, PickMode::kReserve));
   if (!stored.has_value()) {  // duplicate matching on intake
+    RETURN_IF_ERROR(LockDuplicateKeys(txn, *job.customer));
     RETURN_IF_ERROR(RouteDuplicates(txn, planner_, *job.customer, *roster,
                                     job.active.ruleset->ruleset().policies(),
                                     &plan));
@@ -563,7 +571,6 @@ absl::StatusOr<v1::AssignResponse> Assigner::Evaluate(
                    StoredRoster([&](absl::string_view key, std::string* value) {
                      return snapshot->Get(Table::kRoster, key, value);
                    }));
-  snapshot.reset();
 
   PlanInput input;
   input.customer = &customer;
@@ -572,9 +579,21 @@ absl::StatusOr<v1::AssignResponse> Assigner::Evaluate(
   input.roster = roster.get();
   input.current = &current;
   input.now = options_.clock->Now();
-  input.in_cooldown = CooldownFor(customer.id());
+  input.in_cooldown = CooldownFor(customer.id(), current);
   ASSIGN_OR_RETURN(AssignmentPlan plan,
                    planner_.Plan(input, PickMode::kDryRun));
+  // A new customer is matched against the stored ones as Assign would.
+  std::string record;
+  absl::Status known =
+      snapshot->Get(Table::kCustomers, CustomerKey(customer.id()), &record);
+  if (absl::IsNotFound(known)) {
+    RETURN_IF_ERROR(RouteDuplicates(*snapshot, planner_, customer, *roster,
+                                    active.ruleset->ruleset().policies(),
+                                    &plan));
+  } else {
+    RETURN_IF_ERROR(known);
+  }
+  snapshot.reset();
 
   v1::AssignResponse response;
   response.set_customer_id(customer.id());

@@ -76,6 +76,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -232,6 +233,15 @@ class Assigner {
   absl::Mutex& StripeFor(absl::string_view customer_id) const;
   // Options::cooldowns for `customer_id`, else Options::in_cooldown.
   CooldownFn CooldownFor(absl::string_view customer_id) const;
+  // As above, but null (nobody is in a cooldown) when `current`, the customer's
+  // stored ownerships by department, is empty. A cooldown is only ever written
+  // with an ownership record of the same customer and department (Release
+  // and recycling leave it POOLED) and ownership records are never deleted,
+  // so a customer without any has no cooldown: a new customer's Assign and
+  // Evaluate skip the lookup (a store snapshot and scan per department).
+  CooldownFn CooldownFor(
+      absl::string_view customer_id,
+      const absl::flat_hash_map<std::string, v1::Ownership>& current) const;
 
   // One Assign or UpdateCustomer to make: what StageAssign needs.
   struct AssignJob {

@@ -669,11 +669,12 @@ absl::StatusOr<DepartmentPlan> AssignmentPlanner::PlanReject(
 
 absl::StatusOr<PickResult> AssignmentPlanner::ReserveRep(
     absl::string_view department, absl::string_view rep_id,
-    const RosterIndex& roster, const v1::Policies& policies) const {
+    const RosterIndex& roster, const v1::Policies& policies,
+    PickMode mode) const {
   const std::vector<std::string> no_terms;
   const CooldownFn no_cooldown;
-  ChainWalker walker(allocator_, PickMode::kReserve, department, no_terms,
-                     policies, roster, no_cooldown, "");
+  ChainWalker walker(allocator_, mode, department, no_terms, policies, roster,
+                     no_cooldown, "");
   return walker.PickFixedRep(rep_id);
 }
 

@@ -294,11 +294,12 @@ class AssignmentPlanner {
   // fixed-rep target but ignoring cooldowns (Transfer: a manager's
   // decision). Not eligible (unknown or not ACTIVE rep, at capacity):
   // picked() false and the reason in `skipped`. The reservation moves no
-  // stored cursor. Returns the allocator's errors.
-  absl::StatusOr<PickResult> ReserveRep(absl::string_view department,
-                                        absl::string_view rep_id,
-                                        const RosterIndex& roster,
-                                        const v1::Policies& policies) const;
+  // stored cursor. With PickMode::kDryRun the same answer without a
+  // reservation (Evaluate). Returns the allocator's errors.
+  absl::StatusOr<PickResult> ReserveRep(
+      absl::string_view department, absl::string_view rep_id,
+      const RosterIndex& roster, const v1::Policies& policies,
+      PickMode mode = PickMode::kReserve) const;
 
  private:
   TeamAllocator* allocator_;

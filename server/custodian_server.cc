@@ -196,7 +196,12 @@ absl::StatusOr<std::unique_ptr<CustodianServer>> CustodianServer::Create(
       "custodian.v1.PoolService, custodian.v1.DisputeService, "
       "custodian.v1.IdentityService, custodian.v1.AuditService, "
       "grpc.health.v1.Health and server reflection on ",
-      server->address_, "; data dir ", o.data_dir, " (",
+      server->address_,
+      server->health_address_.empty()
+          ? std::string()
+          : absl::StrCat("; grpc.health.v1.Health alone (plaintext) on ",
+                         server->health_address_),
+      "; data dir ", o.data_dir, " (",
       o.sync_writes ? "synced writes" : "UNSAFE: unsynced writes",
       "); roster version ", r.roster_version, "; active ruleset ",
       r.active_ruleset_version == 0
@@ -438,15 +443,44 @@ absl::Status CustodianServer::Start() {
                      options_.listen_address, " (is the port in use?)"));
   }
   address_ = WithPort(options_.listen_address, port_);
-  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
-  health->SetServingStatus(v1::RulesetService::service_full_name(), true);
-  health->SetServingStatus(v1::RosterService::service_full_name(), true);
-  health->SetServingStatus(v1::AssignmentService::service_full_name(), true);
-  health->SetServingStatus(v1::OwnershipService::service_full_name(), true);
-  health->SetServingStatus(v1::PoolService::service_full_name(), true);
-  health->SetServingStatus(v1::DisputeService::service_full_name(), true);
-  health->SetServingStatus(v1::IdentityService::service_full_name(), true);
-  health->SetServingStatus(v1::AuditService::service_full_name(), true);
+  if (!options_.health_listen_address.empty()) {
+    grpc::ServerBuilder health_builder;
+    health_builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    // Nothing but the serving status is served here, so no credentials
+    // cross this port.
+    health_builder.AddListeningPort(options_.health_listen_address,
+                                    grpc::InsecureServerCredentials(),
+                                    &health_port_);
+    health_server_ = health_builder.BuildAndStart();
+    if (health_server_ == nullptr || health_port_ == 0) {
+      if (health_server_ != nullptr) {
+        health_server_->Shutdown();
+        health_server_->Wait();
+        health_server_.reset();
+      }
+      server_->Shutdown();
+      server_->Wait();
+      server_.reset();
+      return absl::UnavailableError(absl::StrCat(
+          "health_listen_address: cannot listen on ",
+          options_.health_listen_address, " (is the port in use?)"));
+    }
+    health_address_ = WithPort(options_.health_listen_address, health_port_);
+  }
+  for (grpc::Server* server : {server_.get(), health_server_.get()}) {
+    if (server == nullptr) continue;
+    grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+    for (const char* service : {v1::RulesetService::service_full_name(),
+                                v1::RosterService::service_full_name(),
+                                v1::AssignmentService::service_full_name(),
+                                v1::OwnershipService::service_full_name(),
+                                v1::PoolService::service_full_name(),
+                                v1::DisputeService::service_full_name(),
+                                v1::IdentityService::service_full_name(),
+                                v1::AuditService::service_full_name()}) {
+      health->SetServingStatus(service, true);
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -597,6 +631,9 @@ absl::Status CustodianServer::Shutdown(absl::Time deadline) {
     // while the in-flight ones drain.
     server_->GetHealthCheckService()->Shutdown();
   }
+  if (health_server_ != nullptr) {
+    health_server_->GetHealthCheckService()->Shutdown();
+  }
   // Watches never end by themselves: end them now, or the gRPC server's
   // Shutdown would wait for them until the deadline.
   if (ownership_service_ != nullptr) ownership_service_->EndWatches();
@@ -606,6 +643,10 @@ absl::Status CustodianServer::Shutdown(absl::Time deadline) {
   }
   // Every call has finished, so the pool holds no more work of theirs: this
   // only joins its threads. Then nothing uses the store but the sweeper.
+  if (health_server_ != nullptr) {
+    health_server_->Shutdown(absl::ToChronoTime(deadline));
+    health_server_->Wait();
+  }
   if (workers_ != nullptr) workers_->Shutdown();
   if (sequencer_ != nullptr) sequencer_->Shutdown();
   StopSweeper();

@@ -7,7 +7,9 @@
 // custodian.v1.OwnershipService, custodian.v1.PoolService (pool_desk.h),
 // custodian.v1.DisputeService (appeal_desk.h),
 // custodian.v1.IdentityService, custodian.v1.AuditService,
-// grpc.health.v1.Health and server reflection. One background thread
+// grpc.health.v1.Health and server reflection; optionally (Options::
+// health_listen_address) grpc.health.v1.Health alone on a second, plaintext
+// port for probes that cannot do TLS. One background thread
 // deletes expired request-id records; another runs the recycling sweeper
 // (recycling_sweeper.h) every Options::recycling_sweep_interval, and one
 // more the appeal expiry sweeper (appeal_expiry_sweeper.h) as often.
@@ -151,6 +153,10 @@ class CustodianServer {
   int port() const { return port_; }
   // Options::listen_address with the bound port, e.g. "127.0.0.1:41234".
   const std::string& address() const { return address_; }
+  // The plaintext health port (Options::health_listen_address) and its
+  // address with the bound port; 0 and "" when there is none.
+  int health_port() const { return health_port_; }
+  const std::string& health_address() const { return health_address_; }
   // What happened at start-up.
   const StartupReport& startup() const { return startup_; }
 
@@ -229,6 +235,10 @@ class CustodianServer {
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   std::string address_;
+  // Only grpc.health.v1.Health, plaintext (Options::health_listen_address).
+  std::unique_ptr<grpc::Server> health_server_;
+  int health_port_ = 0;
+  std::string health_address_;
   StartupReport startup_;
 
   absl::Mutex sweeper_mu_;

@@ -99,6 +99,36 @@ std::string DuplicateIndexKey(v1::MatchKey kind, absl::string_view value,
       .Build();
 }
 
+namespace {
+
+// Locks the prefixes of `keys` in key order.
+absl::Status LockPrefixes(storage::Transaction& txn,
+                          const std::vector<DuplicateKey>& keys) {
+  std::vector<std::string> prefixes;
+  prefixes.reserve(keys.size());
+  for (const DuplicateKey& k : keys) {
+    prefixes.push_back(DuplicatePrefix(k.kind, k.value));
+  }
+  std::sort(prefixes.begin(), prefixes.end());
+  prefixes.erase(std::unique(prefixes.begin(), prefixes.end()), prefixes.end());
+  for (const std::string& prefix : prefixes) {
+    // The prefix itself is never written: this only takes its lock.
+    std::string ignored;
+    absl::Status s = txn.GetForUpdate(Table::kIndexes, prefix, &ignored);
+    if (!s.ok() && !absl::IsNotFound(s)) return s;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status LockDuplicateKeys(storage::Transaction& txn,
+                               const v1::Customer& customer) {
+  ASSIGN_OR_RETURN(std::vector<DuplicateKey> keys,
+                   DuplicateKeysOf(customer, AllKinds()));
+  return LockPrefixes(txn, keys);
+}
+
 absl::Status StageDuplicateKeys(storage::Transaction& txn,
                                 const v1::Customer* before,
                                 const v1::Customer& after) {
@@ -119,10 +149,15 @@ absl::Status StageDuplicateKeys(storage::Transaction& txn,
     RETURN_IF_ERROR(txn.DeleteUnlocked(
         Table::kIndexes, DuplicateIndexKey(k.kind, k.value, after.id())));
   }
+  std::vector<DuplicateKey> gained;
   for (const DuplicateKey& k : new_keys) {
-    if (std::find(old_keys.begin(), old_keys.end(), k) != old_keys.end()) {
-      continue;
+    if (std::find(old_keys.begin(), old_keys.end(), k) == old_keys.end()) {
+      gained.push_back(k);
     }
+  }
+  // A new customer's were locked before its intake (REQUIRES).
+  if (before != nullptr) RETURN_IF_ERROR(LockPrefixes(txn, gained));
+  for (const DuplicateKey& k : gained) {
     RETURN_IF_ERROR(txn.PutUnlocked(
         Table::kIndexes, DuplicateIndexKey(k.kind, k.value, after.id()), ""));
   }
@@ -141,16 +176,21 @@ absl::StatusOr<std::vector<v1::DuplicateMatch>> FindDuplicates(
   return Find(snapshot, customer, match_on);
 }
 
-absl::Status RouteDuplicates(storage::Transaction& txn,
-                             const AssignmentPlanner& planner,
-                             const v1::Customer& customer,
-                             const RosterIndex& roster,
-                             const v1::Policies& policies,
-                             AssignmentPlan* plan) {
+namespace {
+
+// RouteDuplicates over `reader` (a Transaction or a Snapshot), picking the
+// matched rep with `mode`.
+template <typename Reader>
+absl::Status RouteDuplicatesWith(Reader& reader, PickMode mode,
+                                 const AssignmentPlanner& planner,
+                                 const v1::Customer& customer,
+                                 const RosterIndex& roster,
+                                 const v1::Policies& policies,
+                                 AssignmentPlan* plan) {
   const v1::DuplicatesPolicy& dup = policies.duplicates();
   if (dup.match_on_size() == 0) return absl::OkStatus();
   ASSIGN_OR_RETURN(std::vector<v1::DuplicateMatch> matches,
-                   FindDuplicates(txn, customer, dup.match_on()));
+                   FindDuplicates(reader, customer, dup.match_on()));
   if (matches.empty()) return absl::OkStatus();
   const bool route = dup.on_match() != v1::FLAG_ONLY;
   const std::string& oldest = matches.front().customer_id();
@@ -160,8 +200,8 @@ absl::Status RouteDuplicates(storage::Transaction& txn,
     }
     if (!route) continue;
     std::string bytes;
-    absl::Status s =
-        txn.Get(Table::kOwnerships, OwnershipKey(oldest, d.department), &bytes);
+    absl::Status s = reader.Get(Table::kOwnerships,
+                                OwnershipKey(oldest, d.department), &bytes);
     if (absl::IsNotFound(s)) continue;
     RETURN_IF_ERROR(s);
     v1::Ownership existing;
@@ -179,9 +219,9 @@ absl::Status RouteDuplicates(storage::Transaction& txn,
       case v1::Ownership::FROZEN: {
         std::optional<RosterIndex::Seat> seat =
             roster.FindSeat(d.department, existing.rep());
-        ASSIGN_OR_RETURN(
-            PickResult pick,
-            planner.ReserveRep(d.department, existing.rep(), roster, policies));
+        ASSIGN_OR_RETURN(PickResult pick,
+                         planner.ReserveRep(d.department, existing.rep(),
+                                            roster, policies, mode));
         if (!seat.has_value() || !pick.picked()) continue;  // rules decide
         after.set_state(v1::Ownership::ACTIVE);
         after.set_rep(existing.rep());
@@ -201,6 +241,7 @@ absl::Status RouteDuplicates(storage::Transaction& txn,
     *explanation->mutable_duplicates() = d.after.explanation().duplicates();
     explanation->set_target_used("duplicate");
     after.set_ruleset_version(d.after.ruleset_version());
+    *after.mutable_since() = d.after.since();  // the evaluation time
     if (d.reservation.has_value()) d.reservation->Release();
     d.reservation = std::move(reservation);
     d.reservation_moves_cursor = false;
@@ -211,6 +252,28 @@ absl::Status RouteDuplicates(storage::Transaction& txn,
         OwnedDeltas(d.before.has_value() ? &*d.before : nullptr, d.after);
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status RouteDuplicates(storage::Transaction& txn,
+                             const AssignmentPlanner& planner,
+                             const v1::Customer& customer,
+                             const RosterIndex& roster,
+                             const v1::Policies& policies,
+                             AssignmentPlan* plan) {
+  return RouteDuplicatesWith(txn, PickMode::kReserve, planner, customer, roster,
+                             policies, plan);
+}
+
+absl::Status RouteDuplicates(storage::Snapshot& snapshot,
+                             const AssignmentPlanner& planner,
+                             const v1::Customer& customer,
+                             const RosterIndex& roster,
+                             const v1::Policies& policies,
+                             AssignmentPlan* plan) {
+  return RouteDuplicatesWith(snapshot, PickMode::kDryRun, planner, customer,
+                             roster, policies, plan);
 }
 
 }  // namespace custodian::server

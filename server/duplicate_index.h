@@ -6,9 +6,17 @@
 // the record by StageDuplicateKeys:
 //   kIndexes ("dup", kind: int64, value, customer) -> ""
 // The entries include the customer, whose record the writer holds locked,
-// so they are written without locks (Transaction::PutUnlocked). Two new
-// customers with the same key committed at the same moment do not see
-// each other (neither is routed to the other); every later one sees both.
+// so they are written without locks (Transaction::PutUnlocked). What makes
+// intake exact is a lock per key: the intake of a new customer locks the
+// index prefix ("dup", kind, value) of every key it has (LockDuplicateKeys)
+// before it looks for matches, and a changed customer locks those of the
+// keys it gains, until their commits. So of two customers with a common key
+// committed at the same moment, the second waits for the first and then
+// sees it (is routed to it): every match is seen, in commit order. The
+// locks are taken in key order after the customer's own record and
+// ownerships, so they cannot deadlock with each other; a cycle through
+// another lock (two BatchAssign chunks) is detected by the store and the
+// mutation retried.
 //
 // FindDuplicates lists the other customers sharing a key of the policy's
 // match_on, each once (under the first key of match_on it matches on),
@@ -46,10 +54,19 @@ namespace custodian::server {
 std::string DuplicateIndexKey(v1::MatchKey kind, absl::string_view value,
                               absl::string_view customer_id);
 
+// Locks, in key order, the index prefix of every key `customer` has (see
+// the top); nothing is written. INVALID_ARGUMENT naming the field when a
+// key value is not valid UTF-8; the store's errors (ABORTED on a deadlock
+// or lock timeout: retry the mutation).
+absl::Status LockDuplicateKeys(storage::Transaction& txn,
+                               const v1::Customer& customer);
+
 // Stages the index entries of `after`, deleting those of `before` (the
-// stored customer, null for a new one) that it no longer has.
-// INVALID_ARGUMENT naming the field when a key value is not valid UTF-8;
-// the store's errors. REQUIRES: the customer record is locked by `txn`.
+// stored customer, null for a new one) that it no longer has, and locks
+// the prefixes of the keys `after` gains. INVALID_ARGUMENT naming the field
+// when a key value is not valid UTF-8; the store's errors. REQUIRES: the
+// customer record is locked by `txn`; for a new customer (`before` null),
+// LockDuplicateKeys(txn, after) was called before its matches were read.
 absl::Status StageDuplicateKeys(storage::Transaction& txn,
                                 const v1::Customer* before,
                                 const v1::Customer& after);
@@ -67,6 +84,14 @@ absl::StatusOr<std::vector<v1::DuplicateMatch>> FindDuplicates(
 // record; `planner` made it. Reads the oldest match's ownerships without
 // locks. The store's and the allocator's errors.
 absl::Status RouteDuplicates(storage::Transaction& txn,
+                             const AssignmentPlanner& planner,
+                             const v1::Customer& customer,
+                             const RosterIndex& roster,
+                             const v1::Policies& policies,
+                             AssignmentPlan* plan);
+// The same over a snapshot for Plan(kDryRun)'s plan (Evaluate): the same
+// routing, reserving nothing.
+absl::Status RouteDuplicates(storage::Snapshot& snapshot,
                              const AssignmentPlanner& planner,
                              const v1::Customer& customer,
                              const RosterIndex& roster,

@@ -1,6 +1,9 @@
 #include "server/duplicate_index.h"
 
+#include <algorithm>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -115,6 +118,87 @@ TEST_F(DuplicateIntakeTest, TheOldestMatchWinsAndAllAreListed) {
   EXPECT_EQ(o.explanation().duplicates(0).key(), "tax_id");
   EXPECT_EQ(o.explanation().duplicates(1).customer_id(), "a2");
   EXPECT_EQ(o.explanation().duplicates(1).key(), "email_domain");
+}
+
+// Evaluate gives the answer Assign then gives: routed to the match's
+// owner, with the same explanation, and writes nothing.
+TEST_F(DuplicateIntakeTest, EvaluateShowsTheRoutingAssignMakes) {
+  AssignCustomer(North("n1", "华为技术有限公司"));
+  ASSERT_EQ(Get("n1").rep(), "r1");
+  v1::EvaluateRequest evaluate;
+  *evaluate.mutable_customer() = North("n2", "华为技术股份有限公司");
+  absl::StatusOr<v1::AssignResponse> dry = assigner_->Evaluate(evaluate);
+  ASSERT_TRUE(dry.ok()) << dry.status();
+  ASSERT_EQ(dry->departments_size(), 1);
+  const v1::Ownership& predicted = dry->departments(0).ownership();
+  EXPECT_EQ(predicted.rep(), "r1");
+  EXPECT_EQ(predicted.explanation().target_used(), "duplicate");
+  ASSERT_EQ(predicted.explanation().duplicates_size(), 1);
+  EXPECT_EQ(predicted.explanation().duplicates(0).customer_id(), "n1");
+  {  // Nothing written.
+    auto snapshot = store_->NewSnapshot();
+    ASSERT_TRUE(snapshot.ok());
+    std::string v;
+    EXPECT_TRUE(absl::IsNotFound((*snapshot)->Get(
+        storage::Table::kOwnerships, OwnershipKey("n2", "sales"), &v)));
+    EXPECT_TRUE(absl::IsNotFound(
+        (*snapshot)->Get(storage::Table::kCustomers, CustomerKey("n2"), &v)));
+  }
+  EXPECT_EQ(Owned("r1"), 1);
+
+  AssignCustomer(evaluate.customer());
+  v1::Ownership assigned = Get("n2");
+  v1::Ownership expected = predicted;
+  expected.set_last_event_sequence(assigned.last_event_sequence());
+  EXPECT_EQ(assigned.SerializeAsString(), expected.SerializeAsString())
+      << "evaluated: " << predicted.ShortDebugString()
+      << "\nassigned: " << assigned.ShortDebugString();
+
+  // r1 is now full (capacity 2): both give the rules' choice.
+  v1::EvaluateRequest third;
+  *third.mutable_customer() = North("n3", "华为技术");
+  dry = assigner_->Evaluate(third);
+  ASSERT_TRUE(dry.ok()) << dry.status();
+  const v1::Ownership& by_rules = dry->departments(0).ownership();
+  EXPECT_NE(by_rules.rep(), "r1");
+  EXPECT_EQ(by_rules.explanation().duplicates_size(), 2);
+  AssignCustomer(third.customer());
+  EXPECT_EQ(Events("n3")[0].cause(), v1::OwnershipEvent::RULE);
+  expected = by_rules;
+  expected.set_last_event_sequence(Get("n3").last_event_sequence());
+  EXPECT_EQ(Get("n3").SerializeAsString(), expected.SerializeAsString())
+      << "evaluated: " << by_rules.ShortDebugString()
+      << "\nassigned: " << Get("n3").ShortDebugString();
+}
+
+// Customers with a common key assigned at the same moment see each other
+// in commit order: the k-th to commit lists the k before it.
+TEST_F(DuplicateIntakeTest, ConcurrentIntakesWithACommonKeySeeEachOther) {
+  constexpr int kCustomers = 12;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCustomers; ++i) {
+    threads.emplace_back([this, i] {
+      v1::Customer c = North(absl::StrCat("k", i), absl::StrCat("Firm ", i));
+      c.set_tax_id("TAX-COMMON");
+      v1::AssignRequest r;
+      *r.mutable_customer() = c;
+      r.set_request_id(absl::StrCat("assign-k", i));
+      absl::StatusOr<v1::AssignResponse> answer = assigner_->Assign(r, "crm");
+      EXPECT_TRUE(answer.ok()) << answer.status();
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  std::vector<std::pair<int64_t, int>> by_commit;  // (sequence, matches)
+  for (int i = 0; i < kCustomers; ++i) {
+    std::vector<v1::OwnershipEvent> events = Events(absl::StrCat("k", i));
+    ASSERT_EQ(events.size(), 1u);
+    by_commit.emplace_back(events[0].sequence(),
+                           events[0].after().explanation().duplicates_size());
+  }
+  std::sort(by_commit.begin(), by_commit.end());
+  for (int k = 0; k < kCustomers; ++k) {
+    EXPECT_EQ(by_commit[k].second, k) << "the " << k << "-th to commit";
+  }
 }
 
 TEST_F(DuplicateIntakeTest, APooledMatchRoutesToItsPool) {

@@ -1,6 +1,7 @@
 // custodiand: the Custodian gRPC server.
 //
-//   custodiand [--config FILE] [--listen 127.0.0.1:50051] [--data-dir ./data]
+//   custodiand [--config FILE] [--listen 127.0.0.1:50051]
+//              [--health-listen HOST:PORT] [--data-dir ./data]
 //              [--roster examples/roster.yaml]
 //              [--ruleset examples/ruleset.yaml] [--unsafe-disable-sync]
 //              [--idempotency-window 24h] [--idempotency-sweep-interval 10m]
@@ -72,7 +73,8 @@ int Run(int argc, char** argv) {
                        std::string("custodiand ") + CUSTODIAN_VERSION);
   app.footer(
       absl::StrCat("A config file sets the same options with their Options "
-                   "names as keys (listen_address, data_dir, sync_writes, "
+                   "names as keys (listen_address, health_listen_address, "
+                   "data_dir, sync_writes, "
                    "roster_file, ruleset_file, max_request_bytes, "
                    "idempotency_window, idempotency_sweep_interval, "
                    "recycling_sweep_interval, "
@@ -89,6 +91,7 @@ int Run(int argc, char** argv) {
 
   std::string config_file;
   std::string listen = defaults.listen_address;
+  std::string health_listen = defaults.health_listen_address;
   std::string data_dir = defaults.data_dir;
   std::string roster_file = defaults.roster_file;
   std::string ruleset_file = defaults.ruleset_file;
@@ -147,6 +150,11 @@ int Run(int argc, char** argv) {
                      "Without authentication: loopback only. Elsewhere: "
                      "authentication and TLS are required")
           ->capture_default_str();
+  CLI::Option* health_listen_flag = app.add_option(
+      "--health-listen", health_listen,
+      "host:port of a second, plaintext port serving only "
+      "grpc.health.v1.Health, for probes that cannot do TLS (Kubernetes gRPC "
+      "probes); default: none");
   CLI::Option* data_dir_flag =
       app.add_option("--data-dir", data_dir,
                      "the RocksDB store directory holding all durable state; "
@@ -216,6 +224,13 @@ int Run(int argc, char** argv) {
                  custodian::server::kMinWorkers, "-",
                  custodian::server::kMaxWorkers, ")"))
           ->capture_default_str();
+  bool check_config = false;
+  app.add_flag("--check-config", check_config,
+               "check the options (config file and flags) as a start would, "
+               "print what was checked and exit: 0 when they are valid, 2 "
+               "when not. Reads no ruleset, roster, TLS or credential file, "
+               "opens no store and listens on nothing (systemd "
+               "ExecStartPre=, CI)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -233,6 +248,9 @@ int Run(int argc, char** argv) {
     }
   }
   if (listen_flag->count() > 0) options.listen_address = listen;
+  if (health_listen_flag->count() > 0) {
+    options.health_listen_address = health_listen;
+  }
   if (data_dir_flag->count() > 0) options.data_dir = data_dir;
   if (roster_flag->count() > 0) options.roster_file = roster_file;
   if (ruleset_flag->count() > 0) options.ruleset_file = ruleset_file;
@@ -259,6 +277,19 @@ int Run(int argc, char** argv) {
   if (absl::Status s = custodian::server::ValidateOptions(options); !s.ok()) {
     std::cerr << "custodiand: " << s.message() << "\n";
     return kExitUsage;
+  }
+  if (check_config) {
+    std::cout << "custodiand: options are valid"
+              << (config_file.empty()
+                      ? std::string()
+                      : absl::StrCat(" (config ", config_file, ")"))
+              << ": listen_address " << options.listen_address
+              << ", health_listen_address "
+              << (options.health_listen_address.empty()
+                      ? std::string("none")
+                      : options.health_listen_address)
+              << ", data_dir " << options.data_dir << "\n";
+    return kExitStopped;
   }
 
   // Block the stop signals before any thread starts, so that every gRPC

@@ -208,13 +208,19 @@ std::string CooldownKey(absl::string_view department,
       .Build();
 }
 
-std::string ClaimDayKey(absl::string_view department, absl::string_view pool,
-                        absl::string_view rep, int64_t day) {
+std::string ClaimDayPrefix(absl::string_view department, absl::string_view pool,
+                           absl::string_view rep) {
   return KeyBuilder()
       .AddString("claims_day")
       .AddString(department)
       .AddString(pool)
       .AddString(rep)
+      .Build();
+}
+
+std::string ClaimDayKey(absl::string_view department, absl::string_view pool,
+                        absl::string_view rep, int64_t day) {
+  return KeyBuilder(ClaimDayPrefix(department, pool, rep))
       .AddInt64(day)
       .Build();
 }
@@ -499,6 +505,25 @@ absl::StatusOr<v1::Ownership> PoolDesk::Claim(const v1::ClaimRequest& request,
                          options_.book->Stage(txn, spec));
         RETURN_IF_ERROR(txn.Put(Table::kIndexes, day_key,
                                 storage::EncodeCounter(claimed_today + 1)));
+        // The rep's counters of earlier days in this pool are spent: the
+        // first claim of a day deletes them, so at most one stays per
+        // (pool, rep).
+        if (claimed_today == 0) {
+          const std::string prefix =
+              ClaimDayPrefix(department, pool_id, rep_id);
+          std::vector<std::string> spent;
+          {
+            std::unique_ptr<storage::ScanIterator> it =
+                txn.Scan(Table::kIndexes, prefix);
+            for (; it->Valid(); it->Next()) {
+              if (it->key() != day_key) spent.emplace_back(it->key());
+            }
+            RETURN_IF_ERROR(it->status());
+          }
+          for (const std::string& key : spent) {
+            RETURN_IF_ERROR(txn.Delete(Table::kIndexes, key));
+          }
+        }
         response = pending.events().back().after();
         effects.events.Append(std::move(pending));
         effects.plans.push_back(std::move(plan));

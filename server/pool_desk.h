@@ -51,7 +51,9 @@
 //                -> until: EncodeCounter(Unix microseconds)
 //            ("claims_day", department, pool, rep, day: int64)
 //                -> EncodeCounter(claims that UTC day, day = days since
-//                   1970-01-01)
+//                   1970-01-01); a rep's first claim of a day from a pool
+//                   deletes its records of earlier days there, so at most
+//                   one stays per (pool, rep)
 //
 // Errors, with nothing written: INVALID_ARGUMENT naming every bad field
 // (with a BadRequest); NOT_FOUND for an unknown customer, department, rep
@@ -98,6 +100,9 @@ std::string CooldownKey(absl::string_view department,
                         absl::string_view customer_id, absl::string_view rep);
 std::string ClaimDayKey(absl::string_view department, absl::string_view pool,
                         absl::string_view rep, int64_t day);
+// The prefix of every ClaimDayKey of (department, pool, rep).
+std::string ClaimDayPrefix(absl::string_view department, absl::string_view pool,
+                           absl::string_view rep);
 // The UTC calendar day of `t`: days since 1970-01-01 (floor).
 int64_t UtcDay(absl::Time t);
 

@@ -143,6 +143,17 @@ TEST_F(PoolDeskTest, DailyClaimLimitHoldsUntilTheNextUtcDay) {
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
   clock_.Set(testing::T0() + absl::Hours(24));  // the next UTC day
   MustClaim("c4", "r2");
+  // The first claim of the day deleted the spent counter of the day before:
+  // one counter per (pool, rep), today's.
+  auto snapshot = store_->NewSnapshot();
+  ASSERT_TRUE(snapshot.ok());
+  std::vector<std::string> counters;
+  std::unique_ptr<storage::ScanIterator> it = (*snapshot)->Scan(
+      storage::Table::kIndexes, ClaimDayPrefix("sales", "p1", "r2"));
+  for (; it->Valid(); it->Next()) counters.emplace_back(it->key());
+  ASSERT_TRUE(it->status().ok());
+  EXPECT_THAT(counters, ::testing::ElementsAre(ClaimDayKey(
+                            "sales", "p1", "r2", UtcDay(clock_.Now()))));
 }
 
 TEST_F(PoolDeskTest, DailyLimitCountsPerRep) {
@@ -281,21 +292,34 @@ TEST_F(PoolDeskTest, ClaimRefusesIneligibleRepsAndUnknownThings) {
 }
 
 TEST_F(PoolDeskTest, AssignSkipsARepInCooldownForTheCustomer) {
-  // r1 lost n1 before (a cooldown record, as Release and recycling write).
-  absl::Status s =
-      storage::RunInTransaction(*store_, [&](storage::Transaction& txn) {
-        return StageCooldown(txn, "sales", "n1", "r1",
-                             clock_.Now() + absl::Hours(1));
-      });
-  ASSERT_TRUE(s.ok()) << s;
-  // Round robin over t would pick r1 first; the cooldown skips it.
-  Pool("n1", "CN/North/Beijing");
+  // r1 releases n1 into p1 (30 days of cooldown); r2 claims it and leaves.
+  Pool("n1");
+  MustClaim("n1", "r1");
+  auto released = desk_->Release(ReleaseReq("n1", "p1", "rel-n1"), "r1");
+  ASSERT_TRUE(released.ok()) << released.status();
+  ASSERT_TRUE(desk_->InCooldown("n1", "sales", "r1"));
+  MustClaim("n1", "r2");
+  v1::SetRepStatusRequest left;
+  left.set_rep("r2");
+  left.set_status(v1::LEFT);
+  left.set_reason("resigned");
+  left.set_request_id("left-r2");
+  ASSERT_TRUE(roster_->SetRepStatus(left, "admin").ok());
+  // n1 moves north: the rep who left is replaced by a fresh pick over t,
+  // where round robin would give r1 first; the cooldown skips r1.
+  v1::AssignRequest north;
+  *north.mutable_customer() = testing::MakeCustomer("n1", "CN/North/Beijing");
+  north.set_request_id("assign-n1-north");
+  ASSERT_TRUE(assigner_->Assign(north, "crm").ok());
   v1::Ownership o = Get("n1");
-  EXPECT_EQ(o.rep(), "r2");
-  ASSERT_GE(o.explanation().skipped_size(), 1);
-  EXPECT_EQ(o.explanation().skipped(0).rep(), "r1");
-  EXPECT_EQ(o.explanation().skipped(0).reason(),
-            v1::SkippedCandidate::COOLDOWN);
+  EXPECT_EQ(o.state(), v1::Ownership::ACTIVE);
+  EXPECT_EQ(o.rep(), "r3");
+  std::vector<std::pair<std::string, v1::SkippedCandidate::Reason>> skipped;
+  for (const v1::SkippedCandidate& c : o.explanation().skipped()) {
+    skipped.emplace_back(c.rep(), c.reason());
+  }
+  EXPECT_THAT(skipped, ::testing::Contains(std::make_pair(
+                           std::string("r1"), v1::SkippedCandidate::COOLDOWN)));
   // Another customer is not affected by n1's cooldown.
   EXPECT_FALSE(desk_->InCooldown("n2", "sales", "r1"));
 }

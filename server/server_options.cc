@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -38,7 +39,9 @@ bool IsLoopbackIpv4(absl::string_view host) {
 }
 
 // Sets *loopback to whether the host of `address` is a loopback host.
-absl::Status ValidateListenAddress(absl::string_view address, bool* loopback) {
+// `name` is the option's name, for the messages.
+absl::Status ValidateListenAddress(absl::string_view name,
+                                   absl::string_view address, bool* loopback) {
   *loopback = true;
   absl::string_view host;
   absl::string_view port;
@@ -46,7 +49,7 @@ absl::Status ValidateListenAddress(absl::string_view address, bool* loopback) {
     size_t close = address.find("]:");
     if (close == absl::string_view::npos) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "listen_address \"[", address, "\" is not of the form [IPV6]:PORT"));
+          name, " \"[", address, "\" is not of the form [IPV6]:PORT"));
     }
     host = address.substr(0, close);
     port = address.substr(close + 2);
@@ -55,7 +58,7 @@ absl::Status ValidateListenAddress(absl::string_view address, bool* loopback) {
     size_t colon = address.rfind(':');
     if (colon == absl::string_view::npos || colon == 0) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "listen_address \"", address, "\" is not of the form HOST:PORT"));
+          name, " \"", address, "\" is not of the form HOST:PORT"));
     }
     host = address.substr(0, colon);
     port = address.substr(colon + 1);
@@ -70,7 +73,7 @@ absl::Status ValidateListenAddress(absl::string_view address, bool* loopback) {
   if (!digits_only || !absl::SimpleAtoi(port, &port_number) ||
       port_number > 65535) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "listen_address port \"", port, "\" is not a number from 0 to 65535"));
+        name, " port \"", port, "\" is not a number from 0 to 65535"));
   }
   return absl::OkStatus();
 }
@@ -99,6 +102,7 @@ absl::Status ValidateDuration(absl::string_view name, absl::Duration value,
 
 // The keys a config file may set: the names of the Options fields.
 constexpr absl::string_view kOptionNames[] = {"listen_address",
+                                              "health_listen_address",
                                               "data_dir",
                                               "sync_writes",
                                               "ruleset_file",
@@ -143,6 +147,9 @@ std::string SetOption(absl::string_view key, const std::string& value,
                       Options* options) {
   std::string* text_option = nullptr;
   if (key == "listen_address") text_option = &options->listen_address;
+  if (key == "health_listen_address") {
+    text_option = &options->health_listen_address;
+  }
   if (key == "data_dir") text_option = &options->data_dir;
   if (key == "ruleset_file") text_option = &options->ruleset_file;
   if (key == "roster_file") text_option = &options->roster_file;
@@ -302,9 +309,25 @@ absl::Status LoadOptionsFile(const std::string& path, Options* options) {
 
 absl::Status ValidateOptions(const Options& options) {
   bool loopback = true;
-  if (absl::Status s = ValidateListenAddress(options.listen_address, &loopback);
+  if (absl::Status s = ValidateListenAddress("listen_address",
+                                             options.listen_address, &loopback);
       !s.ok()) {
     return s;
+  }
+  if (!options.health_listen_address.empty()) {
+    bool health_loopback = true;
+    if (absl::Status s = ValidateListenAddress("health_listen_address",
+                                               options.health_listen_address,
+                                               &health_loopback);
+        !s.ok()) {
+      return s;
+    }
+    if (options.health_listen_address == options.listen_address &&
+        !absl::EndsWith(options.listen_address, ":0")) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "health_listen_address \"", options.health_listen_address,
+          "\" is listen_address: the health port must be a port of its own"));
+    }
   }
   if (absl::Status s = ValidateAuthOptions(options.auth); !s.ok()) return s;
   if (!loopback && !options.auth.configured()) {

@@ -31,6 +31,14 @@ struct Options {
   // bearer tokens never cross the network in plaintext.
   std::string listen_address = "127.0.0.1:50051";
 
+  // host:port of a second, plaintext port serving only grpc.health.v1.Health
+  // (the same serving status as listen_address), for probes that cannot do
+  // TLS or authenticate, such as Kubernetes' gRPC probes. Nothing but the
+  // serving status is served there, so any host is accepted. Port 0 picks a
+  // free port (CustodianServer::health_port()). Default: "" (none). Must
+  // differ from listen_address (both may pick a free port with port 0).
+  std::string health_listen_address;
+
   // The RocksDB store directory: all durable state (roster, ruleset versions,
   // activations, request-id records). Created, with its parents, if missing.
   // Only one custodiand may use a data directory at a time.

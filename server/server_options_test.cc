@@ -96,6 +96,27 @@ TEST(ServerOptionsTest, RefusesMalformedAddresses) {
   }
 }
 
+TEST(ServerOptionsTest, HealthPortIsOffByDefaultAndValidatedWhenSet) {
+  EXPECT_EQ(Options().health_listen_address, "");
+  Options options;
+  // Any host: only the serving status is served there.
+  options.health_listen_address = "0.0.0.0:8081";
+  EXPECT_TRUE(ValidateOptions(options).ok());
+  for (const char* address : {"0.0.0.0", ":8081", "0.0.0.0:65536"}) {
+    options.health_listen_address = address;
+    absl::Status status = ValidateOptions(options);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << address;
+    EXPECT_THAT(std::string(status.message()),
+                StartsWith("health_listen_address"))
+        << address;
+  }
+  options.health_listen_address = options.listen_address;
+  absl::Status same = ValidateOptions(options);
+  EXPECT_EQ(same.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(same.message()),
+              HasSubstr("the health port must be a port of its own"));
+}
+
 TEST(ServerOptionsTest, RefusesEmptyPathsNamingTheOption) {
   Options options;
   options.data_dir = "";
@@ -210,6 +231,7 @@ TEST_F(ConfigFileTest, SetsEveryOptionItNamesAndKeepsTheOthers) {
   std::string path = Write(
       "# custodiand\n"
       "listen_address: 127.0.0.1:6000\n"
+      "health_listen_address: 0.0.0.0:6001\n"
       "data_dir: /var/lib/custodian\n"
       "sync_writes: false\n"
       "roster_file: r.yaml\n"
@@ -222,6 +244,7 @@ TEST_F(ConfigFileTest, SetsEveryOptionItNamesAndKeepsTheOthers) {
   Options options;
   ASSERT_TRUE(LoadOptionsFile(path, &options).ok());
   EXPECT_EQ(options.listen_address, "127.0.0.1:6000");
+  EXPECT_EQ(options.health_listen_address, "0.0.0.0:6001");
   EXPECT_EQ(options.data_dir, "/var/lib/custodian");
   EXPECT_FALSE(options.sync_writes);
   EXPECT_EQ(options.roster_file, "r.yaml");

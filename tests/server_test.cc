@@ -675,6 +675,77 @@ TEST(ServerStartTest, PortInUseIsUnavailableAndReleasesTheStore) {
   EXPECT_TRUE(third.ok()) << third.status();
 }
 
+// The plaintext health port serves grpc.health.v1.Health and nothing else,
+// with the main port's serving status, and stops with the server.
+TEST(ServerStartTest, HealthPortServesOnlyHealthAndStopsWithTheServer) {
+  TempDir dir;
+  ManualClock clock(testing::T0());
+  Options options = TestOptions(dir, &clock);
+  options.health_listen_address = "127.0.0.1:0";
+  absl::StatusOr<std::unique_ptr<CustodianServer>> server =
+      CustodianServer::Create(options);
+  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_GT((*server)->health_port(), 0);
+  EXPECT_NE((*server)->health_port(), (*server)->port());
+  EXPECT_EQ((*server)->health_address(),
+            absl::StrCat("127.0.0.1:", (*server)->health_port()));
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateChannel(
+      (*server)->health_address(), grpc::InsecureChannelCredentials());
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  auto check = [&](const std::string& service,
+                   grpc::health::v1::HealthCheckResponse* response) {
+    grpc::health::v1::HealthCheckRequest request;
+    request.set_service(service);
+    grpc::ClientContext context;
+    SetDeadline(&context);
+    return health->Check(&context, request, response);
+  };
+  for (const std::string& service :
+       {std::string(), std::string("custodian.v1.AssignmentService"),
+        std::string("custodian.v1.PoolService")}) {
+    grpc::health::v1::HealthCheckResponse response;
+    grpc::Status status = check(service, &response);
+    ASSERT_TRUE(status.ok()) << service << ": " << status.error_message();
+    EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING)
+        << service;
+  }
+  // No custodian.v1 service is served on the health port.
+  auto rulesets = v1::RulesetService::NewStub(channel);
+  v1::ValidateRulesetRequest request;
+  request.set_source_text("ruleset: x\n");
+  v1::ValidateRulesetResponse response;
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  EXPECT_EQ(
+      rulesets->ValidateRuleset(&context, request, &response).error_code(),
+      grpc::StatusCode::UNIMPLEMENTED);
+
+  ASSERT_TRUE((*server)->Shutdown(absl::Now() + absl::Seconds(5)).ok());
+  grpc::health::v1::HealthCheckResponse after;
+  grpc::Status stopped = check("", &after);
+  EXPECT_EQ(stopped.error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST(ServerStartTest, HealthPortInUseIsUnavailableAndReleasesTheStore) {
+  TempDir dir;
+  TempDir other;
+  ManualClock clock(testing::T0());
+  absl::StatusOr<std::unique_ptr<CustodianServer>> first =
+      CustodianServer::Create(TestOptions(dir, &clock));
+  ASSERT_TRUE(first.ok()) << first.status();
+  Options options = TestOptions(other, &clock);
+  options.health_listen_address = absl::StrCat("127.0.0.1:", (*first)->port());
+  absl::StatusOr<std::unique_ptr<CustodianServer>> second =
+      CustodianServer::Create(options);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(second.status().message()),
+              StartsWith("health_listen_address: "));
+  options.health_listen_address = "127.0.0.1:0";
+  absl::StatusOr<std::unique_ptr<CustodianServer>> third =
+      CustodianServer::Create(options);
+  EXPECT_TRUE(third.ok()) << third.status();
+}
+
 TEST(ServerStartTest, DataDirInUseIsUnavailableNamingDataDir) {
   TempDir dir;
   ManualClock clock(testing::T0());
