@@ -20,6 +20,7 @@
 #include "custodian/v1/pool_service.grpc.pb.h"
 #include "custodian/v1/ruleset_service.grpc.pb.h"
 #include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "server/authenticator.h"
 #include "tests/server_testing.h"
@@ -258,6 +259,17 @@ class DisputeApiTest : public ::testing::Test {
   std::unique_ptr<v1::RulesetService::Stub> rulesets_;
   int counter_ = 0;
 };
+
+TEST_F(DisputeApiTest, HealthReportsTheServiceServing) {
+  auto health = grpc::health::v1::Health::NewStub(channel_);
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service("custodian.v1.DisputeService");
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  ASSERT_TRUE(health->Check(&context, request, &response).ok());
+  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
 
 TEST_F(DisputeApiTest, UpheldByThePanelFreezesThenUnfreezesAndIsWatched) {
   ASSERT_EQ(Assign("c1"), "liu.yang");
