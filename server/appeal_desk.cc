@@ -339,6 +339,28 @@ bool MayComment(const v1::Appeal& a, const AppealCaller& caller) {
          caller.ManagerOf(a.department()) || caller.Has(Role::kAdmin);
 }
 
+// Reads and locks the appeal `id` into *appeal (and the stored record into
+// *before) for a caller `allowed` lets act on it: otherwise
+// PERMISSION_DENIED "principal P may not ACT appeal ID: WHY", also when it
+// does not exist (the caller learns nothing); FAILED_PRECONDITION when it
+// has ended.
+absl::Status LockOpenAppeal(
+    storage::Transaction& txn, absl::string_view id, const AppealCaller& caller,
+    absl::FunctionRef<bool(const v1::Appeal&)> allowed, absl::string_view act,
+    absl::FunctionRef<std::string(const v1::Appeal*)> why, v1::Appeal* before,
+    v1::Appeal* appeal) {
+  ASSIGN_OR_RETURN(std::optional<v1::Appeal> found,
+                   ReadAppealForUpdate(txn, id));
+  if (!found.has_value() || !allowed(*found)) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "principal ", caller.actor.id, " may not ", act, " appeal ", id, ": ",
+        why(found.has_value() ? &*found : nullptr)));
+  }
+  *before = *found;
+  *appeal = *std::move(found);
+  return IsOpen(*appeal) ? absl::OkStatus() : NotOpen(*appeal);
+}
+
 }  // namespace
 
 bool AppealCaller::ManagerOf(absl::string_view department) const {
@@ -758,25 +780,21 @@ absl::StatusOr<v1::Appeal> AppealDesk::CastVote(
       kCastVoteMethod, caller, request.request_id(), fingerprint, &response,
       [&](storage::Transaction& txn, MutationEffects& effects, absl::Time now,
           std::string* outcome) -> absl::Status {
-        ASSIGN_OR_RETURN(std::optional<v1::Appeal> found,
-                         ReadAppealForUpdate(txn, request.appeal_id()));
         const std::string& me = caller.actor.id;
-        if (!found.has_value() || !IsSeated(*found, me)) {
-          return absl::PermissionDeniedError(
-              absl::StrCat("principal ", me, " holds no panel seat on appeal ",
-                           request.appeal_id(), ": only its panel votes"));
-        }
+        v1::Appeal before;
         v1::Appeal& appeal = response;
-        appeal = *std::move(found);
+        RETURN_IF_ERROR(LockOpenAppeal(
+            txn, request.appeal_id(), caller,
+            [&](const v1::Appeal& a) { return IsSeated(a, me); }, "vote on",
+            [](const v1::Appeal*) -> std::string {
+              return "only its panel votes";
+            },
+            &before, &appeal));
         if (appeal.state() != v1::Appeal::OPEN) {
-          if (IsOpen(appeal)) {
-            return absl::FailedPreconditionError(absl::StrCat(
-                Describe(appeal),
-                " is ESCALATED: the department's managers decide"));
-          }
-          return NotOpen(appeal);
+          return absl::FailedPreconditionError(
+              absl::StrCat(Describe(appeal),
+                           " is ESCALATED: the department's managers decide"));
         }
-        const v1::Appeal before = appeal;
         // Replace the arbiter's vote; keep votes in arbiter order.
         v1::AppealVote vote;
         vote.set_arbiter(me);
@@ -851,21 +869,19 @@ absl::StatusOr<v1::Appeal> AppealDesk::RuleOnAppeal(
       kRuleOnAppealMethod, caller, request.request_id(), fingerprint, &response,
       [&](storage::Transaction& txn, MutationEffects& effects, absl::Time now,
           std::string* outcome) -> absl::Status {
-        ASSIGN_OR_RETURN(std::optional<v1::Appeal> found,
-                         ReadAppealForUpdate(txn, request.appeal_id()));
         const std::string& me = caller.actor.id;
-        if (!found.has_value() || !MayRule(*found, caller)) {
-          return absl::PermissionDeniedError(absl::StrCat(
-              "principal ", me, " may not rule on appeal ", request.appeal_id(),
-              found.has_value() && IsParty(*found, me)
-                  ? ": a party never rules on its own appeal"
-                  : ": only a manager of its department who is not a party "
-                    "rules"));
-        }
-        const v1::Appeal before = *found;
+        v1::Appeal before;
         v1::Appeal& appeal = response;
-        appeal = *std::move(found);
-        if (!IsOpen(appeal)) return NotOpen(appeal);
+        RETURN_IF_ERROR(LockOpenAppeal(
+            txn, request.appeal_id(), caller,
+            [&](const v1::Appeal& a) { return MayRule(a, caller); }, "rule on",
+            [&](const v1::Appeal* a) -> std::string {
+              return a != nullptr && IsParty(*a, me)
+                         ? "a party never rules on its own appeal"
+                         : "only a manager of its department who is not a "
+                           "party rules";
+            },
+            &before, &appeal));
         Ruling ruling;
         ruling.decision = request.decision();
         ruling.source = v1::Appeal::MANAGER;
@@ -900,19 +916,19 @@ absl::StatusOr<v1::Appeal> AppealDesk::WithdrawAppeal(
       &response,
       [&](storage::Transaction& txn, MutationEffects& effects, absl::Time now,
           std::string* outcome) -> absl::Status {
-        ASSIGN_OR_RETURN(std::optional<v1::Appeal> found,
-                         ReadAppealForUpdate(txn, request.appeal_id()));
         const std::string& me = caller.actor.id;
-        if (!found.has_value() ||
-            (found->claimant() != me && !caller.Has(Role::kAdmin))) {
-          return absl::PermissionDeniedError(
-              absl::StrCat("principal ", me, " may not withdraw appeal ",
-                           request.appeal_id(), ": only its claimant does"));
-        }
-        const v1::Appeal before = *found;
+        v1::Appeal before;
         v1::Appeal& appeal = response;
-        appeal = *std::move(found);
-        if (!IsOpen(appeal)) return NotOpen(appeal);
+        RETURN_IF_ERROR(LockOpenAppeal(
+            txn, request.appeal_id(), caller,
+            [&](const v1::Appeal& a) {
+              return a.claimant() == me || caller.Has(Role::kAdmin);
+            },
+            "withdraw",
+            [](const v1::Appeal*) -> std::string {
+              return "only its claimant does";
+            },
+            &before, &appeal));
         ASSIGN_OR_RETURN(
             const int64_t sequence,
             StageUnfreeze(txn, effects, *options_.book, *options_.allocator,
@@ -951,19 +967,18 @@ absl::StatusOr<v1::Appeal> AppealDesk::CommentOnAppeal(
       &response,
       [&](storage::Transaction& txn, MutationEffects&, absl::Time now,
           std::string* outcome) -> absl::Status {
-        ASSIGN_OR_RETURN(std::optional<v1::Appeal> found,
-                         ReadAppealForUpdate(txn, request.appeal_id()));
         const std::string& me = caller.actor.id;
-        if (!found.has_value() || !MayComment(*found, caller)) {
-          return absl::PermissionDeniedError(absl::StrCat(
-              "principal ", me, " may not comment on appeal ",
-              request.appeal_id(),
-              ": only its parties, panel and the department's managers do"));
-        }
-        const v1::Appeal before = *found;
+        v1::Appeal before;
         v1::Appeal& appeal = response;
-        appeal = *std::move(found);
-        if (!IsOpen(appeal)) return NotOpen(appeal);
+        RETURN_IF_ERROR(LockOpenAppeal(
+            txn, request.appeal_id(), caller,
+            [&](const v1::Appeal& a) { return MayComment(a, caller); },
+            "comment on",
+            [](const v1::Appeal*) -> std::string {
+              return "only its parties, panel and the department's managers "
+                     "do";
+            },
+            &before, &appeal));
         AddEntry(appeal, now, me, v1::AppealEntry::COMMENT, request.text());
         RETURN_IF_ERROR(StageAppealRecord(txn, &before, appeal));
         *outcome = "OK: commented";
