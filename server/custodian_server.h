@@ -6,7 +6,7 @@
 // custodian.v1.RosterService, custodian.v1.AssignmentService,
 // custodian.v1.OwnershipService, custodian.v1.PoolService (pool_desk.h),
 // custodian.v1.IdentityService, custodian.v1.AuditService,
-// grpc.health.v1.Health and server reflection. One background thread
+// custodian.v1.ReviewService (review_runner.h), grpc.health.v1.Health and server reflection. One background thread
 // deletes expired request-id records; another runs the recycling sweeper
 // (recycling_sweeper.h) every Options::recycling_sweep_interval.
 //
@@ -45,6 +45,8 @@
 #include "server/ownership_service.h"
 #include "server/pool_desk.h"
 #include "server/pool_service.h"
+#include "server/review_runner.h"
+#include "server/review_service.h"
 #include "server/recycling_sweeper.h"
 #include "server/roster_registry.h"
 #include "server/roster_service.h"
@@ -210,6 +212,10 @@ class CustodianServer {
   std::unique_ptr<RecyclingSweeper> recycler_;
   std::unique_ptr<PoolServiceImpl> pool_service_;
   std::unique_ptr<AuditServiceImpl> audit_service_;
+  // Periodic reviews (review_runner.h): threads of their own, stopped
+  // before the store closes; RUNNING reviews resume at start.
+  std::unique_ptr<ReviewRunner> review_runner_;
+  std::unique_ptr<ReviewServiceImpl> review_service_;
 
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

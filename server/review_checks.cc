@@ -30,9 +30,9 @@ bool Disjoint(const google::protobuf::RepeatedPtrField<std::string>& a,
 // Who holds an ownership: "rep X", "pool P" or "nobody".
 std::string OwnerText(const v1::Ownership& o) {
   if (!o.rep().empty()) {
-    return o.team().empty() ? absl::StrCat("rep ", o.rep())
-                            : absl::StrCat("rep ", o.rep(), " (team ",
-                                           o.team(), ")");
+    return o.team().empty()
+               ? absl::StrCat("rep ", o.rep())
+               : absl::StrCat("rep ", o.rep(), " (team ", o.team(), ")");
   }
   if (!o.pool().empty()) return absl::StrCat("pool ", o.pool());
   return "nobody";
@@ -50,8 +50,8 @@ bool SameOwner(const v1::Ownership& a, const v1::Ownership& b) {
 v1::Finding Base(const CheckInput& in, v1::FindingKind kind,
                  absl::string_view department, const v1::Ownership* before) {
   v1::Finding f;
-  f.set_id(FindingId(in.review_id, kind, in.record->customer().id(),
-                     department));
+  f.set_id(
+      FindingId(in.review_id, kind, in.record->customer().id(), department));
   f.set_review(in.review_name);
   f.set_kind(kind);
   f.set_customer_id(in.record->customer().id());
@@ -68,9 +68,8 @@ void SetFreshPickFix(const DepartmentPlan* plan, v1::Finding* f) {
   if (plan != nullptr && HasOwner(plan->after) &&
       (f->rep().empty() || plan->after.rep() != f->rep())) {
     f->set_fixable(true);
-    f->set_proposed_fix(
-        absl::StrCat("re-assign to ", OwnerText(plan->after), " (rule ",
-                     plan->after.rule_id(), ")"));
+    f->set_proposed_fix(absl::StrCat("re-assign to ", OwnerText(plan->after),
+                                     " (rule ", plan->after.rule_id(), ")"));
   } else {
     f->set_fixable(false);
     f->set_proposed_fix("none: no eligible owner now");
@@ -99,7 +98,8 @@ std::vector<v1::FindingKind> KindsOf(CheckSet checks) {
 
 bool InScope(const v1::ReviewScope& scope, absl::string_view department,
              absl::string_view team, absl::string_view rep) {
-  if (!scope.departments().empty() && !Contains(scope.departments(), department))
+  if (!scope.departments().empty() &&
+      !Contains(scope.departments(), department))
     return false;
   if (!scope.teams().empty() && !Contains(scope.teams(), team)) return false;
   if (!scope.reps().empty() && !Contains(scope.reps(), rep)) return false;
@@ -183,12 +183,12 @@ std::vector<v1::Finding> CheckCustomer(const CheckInput& in) {
       if ((in.checks & CheckBit(v1::UNOWNED)) && decision != nullptr &&
           decision->kind() != v1::NO_MATCH) {
         v1::Finding f = Base(in, v1::UNOWNED, department, before);
-        f.set_detail(absl::StrCat("no owner, but ",
-                                  decision->kind() == v1::FALLBACK
-                                      ? std::string("the fallback")
-                                      : absl::StrCat("rule ",
-                                                     decision->rule_id()),
-                                  " applies"));
+        f.set_detail(
+            absl::StrCat("no owner, but ",
+                         decision->kind() == v1::FALLBACK
+                             ? std::string("the fallback")
+                             : absl::StrCat("rule ", decision->rule_id()),
+                         " applies"));
         SetFreshPickFix(plan, &f);
         out.push_back(std::move(f));
       }
@@ -196,18 +196,18 @@ std::vector<v1::Finding> CheckCustomer(const CheckInput& in) {
     }
     const v1::Rep* rep =
         before->rep().empty() ? nullptr : in.roster->FindRep(before->rep());
-    const bool orphaned =
-        before->state() == v1::Ownership::ORPHANED ||
-        (!before->rep().empty() && (rep == nullptr || rep->status() == v1::LEFT));
+    const bool orphaned = before->state() == v1::Ownership::ORPHANED ||
+                          (!before->rep().empty() &&
+                           (rep == nullptr || rep->status() == v1::LEFT));
     if (orphaned) {
       if (in.checks & CheckBit(v1::ORPHANED)) {
         v1::Finding f = Base(in, v1::ORPHANED, department, before);
-        f.set_detail(before->state() == v1::Ownership::ORPHANED
-                         ? absl::StrCat("orphaned: rep ", before->rep(),
-                                        " left")
-                         : absl::StrCat("rep ", before->rep(),
-                                        rep == nullptr ? " is not in the roster"
-                                                       : " has left"));
+        f.set_detail(
+            before->state() == v1::Ownership::ORPHANED
+                ? absl::StrCat("orphaned: rep ", before->rep(), " left")
+                : absl::StrCat(
+                      "rep ", before->rep(),
+                      rep == nullptr ? " is not in the roster" : " has left"));
         SetFreshPickFix(plan, &f);
         out.push_back(std::move(f));
       }
@@ -232,10 +232,10 @@ std::vector<v1::Finding> CheckCustomer(const CheckInput& in) {
           "the active rules no longer hold ", OwnerText(*before), ": ",
           decision == nullptr || decision->kind() == v1::NO_MATCH
               ? std::string("no rule matches")
-              : absl::StrCat("now ", decision->kind() == v1::FALLBACK
-                                         ? std::string("the fallback")
-                                         : absl::StrCat("rule ",
-                                                        decision->rule_id()))));
+              : absl::StrCat(
+                    "now ", decision->kind() == v1::FALLBACK
+                                ? std::string("the fallback")
+                                : absl::StrCat("rule ", decision->rule_id()))));
       f.set_fixable(true);
       f.set_proposed_fix(
           plan->changed && !plan->after.drifted()

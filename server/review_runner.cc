@@ -67,7 +67,9 @@ google::protobuf::Duration ToProto(absl::Duration d) {
 std::string ReviewKey(absl::string_view id) {
   return KeyBuilder().AddString("review").AddString(id).Build();
 }
-std::string ReviewListPrefix() { return KeyBuilder().AddString("review").Build(); }
+std::string ReviewListPrefix() {
+  return KeyBuilder().AddString("review").Build();
+}
 std::string RunningKey(absl::string_view id) {
   return KeyBuilder().AddString("review_running").AddString(id).Build();
 }
@@ -137,14 +139,13 @@ void CheckOptionalId(absl::string_view field, absl::string_view id,
   if (std::string bad = check(id); !bad.empty()) errors->Add(field, bad);
 }
 
-bool IsKnownKind(int kind) {
-  return kind >= v1::DRIFT && kind <= v1::UNOWNED;
-}
+bool IsKnownKind(int kind) { return kind >= v1::DRIFT && kind <= v1::UNOWNED; }
 
 CheckSet ChecksOf(const v1::StartReviewRequest& request) {
   if (request.checks().empty()) return AllChecks();
   CheckSet set = 0;
-  for (int k : request.checks()) set |= CheckBit(static_cast<v1::FindingKind>(k));
+  for (int k : request.checks())
+    set |= CheckBit(static_cast<v1::FindingKind>(k));
   return set;
 }
 
@@ -153,8 +154,8 @@ absl::Duration PendingAfter(const v1::StartReviewRequest& request) {
                                      : absl::Hours(24 * 7);
 }
 
-absl::StatusOr<storage::v1::ReviewRecord> ParseRecord(absl::string_view id,
-                                                      const std::string& bytes) {
+absl::StatusOr<storage::v1::ReviewRecord> ParseRecord(
+    absl::string_view id, const std::string& bytes) {
   storage::v1::ReviewRecord record;
   if (!record.ParseFromString(bytes)) {
     return absl::DataLossError(
@@ -168,7 +169,8 @@ absl::StatusOr<storage::v1::ReviewRecord> ReadRecordForUpdate(
   std::string bytes;
   absl::Status s = txn.GetForUpdate(Table::kOperations, ReviewKey(id), &bytes);
   if (absl::IsNotFound(s)) {
-    return absl::NotFoundError(absl::StrCat("review ", NameOf(id), " not found"));
+    return absl::NotFoundError(
+        absl::StrCat("review ", NameOf(id), " not found"));
   }
   RETURN_IF_ERROR(s);
   return ParseRecord(id, bytes);
@@ -215,8 +217,8 @@ absl::Status ReadOwnerships(
     v1::Ownership o;
     if (!o.ParseFromArray(it->value().data(),
                           static_cast<int>(it->value().size()))) {
-      return absl::DataLossError(absl::StrCat(
-          "a stored ownership of customer ", customer_id, " does not parse"));
+      return absl::DataLossError(absl::StrCat("a stored ownership of customer ",
+                                              customer_id, " does not parse"));
     }
     std::string department = o.department();
     (*out)[department] = std::move(o);
@@ -337,12 +339,14 @@ absl::StatusOr<v1::Review> ReviewRunner::Start(
   if (request.mode() == v1::REVIEW_MODE_UNSPECIFIED) {
     errors.Add("mode", "is required (REPORT, QUEUE or APPLY)");
   } else if (!v1::ReviewMode_IsValid(request.mode())) {
-    errors.Add("mode", absl::StrCat("is not a known mode (", request.mode(), ")"));
+    errors.Add("mode",
+               absl::StrCat("is not a known mode (", request.mode(), ")"));
   }
   if (request.has_pending_after()) {
     const auto& d = request.pending_after();
     if (d.nanos() < 0 || d.nanos() > 999999999 ||
-        FromProto(d) < absl::Minutes(1) || FromProto(d) > absl::Hours(24 * 365)) {
+        FromProto(d) < absl::Minutes(1) ||
+        FromProto(d) > absl::Hours(24 * 365)) {
       errors.Add("pending_after", "must be between 1 minute and 365 days");
     }
   }
@@ -379,10 +383,10 @@ absl::StatusOr<v1::Review> ReviewRunner::Start(
       [&](storage::Transaction& txn) -> absl::Status {
         response.Clear();
         new_id.clear();
-        ASSIGN_OR_RETURN(std::optional<std::string> first,
-                         idempotency_.Lookup(txn, kStartReviewMethod,
-                                             request.request_id(), fingerprint,
-                                             now));
+        ASSIGN_OR_RETURN(
+            std::optional<std::string> first,
+            idempotency_.Lookup(txn, kStartReviewMethod, request.request_id(),
+                                fingerprint, now));
         if (first.has_value()) {
           if (!response.ParseFromString(*first)) {
             return absl::DataLossError("a stored answer does not parse");
@@ -446,12 +450,13 @@ absl::StatusOr<v1::Review> ReviewRunner::Start(
   return response;
 }
 
-absl::StatusOr<v1::Review> ReviewRunner::ReadReview(storage::Snapshot& snapshot,
-                                                    absl::string_view id) const {
+absl::StatusOr<v1::Review> ReviewRunner::ReadReview(
+    storage::Snapshot& snapshot, absl::string_view id) const {
   std::string bytes;
   absl::Status s = snapshot.Get(Table::kOperations, ReviewKey(id), &bytes);
   if (absl::IsNotFound(s)) {
-    return absl::NotFoundError(absl::StrCat("review ", NameOf(id), " not found"));
+    return absl::NotFoundError(
+        absl::StrCat("review ", NameOf(id), " not found"));
   }
   RETURN_IF_ERROR(s);
   ASSIGN_OR_RETURN(storage::v1::ReviewRecord record, ParseRecord(id, bytes));
@@ -479,8 +484,8 @@ absl::StatusOr<v1::ListReviewsResponse> ReviewRunner::List(
   std::optional<std::string> position;
   constexpr absl::string_view kScope = "ListReviews";
   if (!request.page_token().empty()) {
-    position = DecodePageToken("page_token", kScope, request.page_token(),
-                               &errors);
+    position =
+        DecodePageToken("page_token", kScope, request.page_token(), &errors);
   }
   RETURN_IF_ERROR(errors.ToStatus());
   ASSIGN_OR_RETURN(std::unique_ptr<storage::Snapshot> snapshot,
@@ -514,7 +519,8 @@ absl::StatusOr<v1::ListFindingsResponse> ReviewRunner::ListFindings(
   const std::string id = CheckReviewName("review", request.review(), &errors);
   if (request.kind() != v1::FINDING_KIND_UNSPECIFIED &&
       !IsKnownKind(request.kind())) {
-    errors.Add("kind", absl::StrCat("is not a known kind (", request.kind(), ")"));
+    errors.Add("kind",
+               absl::StrCat("is not a known kind (", request.kind(), ")"));
   }
   CheckOptionalId("department", request.department(), rules::CheckDepartmentId,
                   &errors);
@@ -529,8 +535,8 @@ absl::StatusOr<v1::ListFindingsResponse> ReviewRunner::ListFindings(
   v1::ListFindingsRequest scope_request = request;
   scope_request.clear_page_size();
   scope_request.clear_page_token();
-  const std::string scope =
-      absl::StrCat("ListFindings:", Sha256Hex(SerializeDeterministic(scope_request), 8));
+  const std::string scope = absl::StrCat(
+      "ListFindings:", Sha256Hex(SerializeDeterministic(scope_request), 8));
   std::optional<std::string> position;
   if (!request.page_token().empty()) {
     position =
@@ -583,8 +589,9 @@ namespace {
 // department), or, by kind, every unresolved finding of that kind and
 // department.
 template <typename Request>
-absl::StatusOr<std::vector<std::string>> ResolveTargets(
-    storage::Store& store, const Request& request, const std::string& id) {
+absl::StatusOr<std::vector<std::string>> ResolveTargets(storage::Store& store,
+                                                        const Request& request,
+                                                        const std::string& id) {
   ASSIGN_OR_RETURN(std::unique_ptr<storage::Snapshot> snapshot,
                    store.NewSnapshot());
   std::string bytes;
@@ -601,9 +608,9 @@ absl::StatusOr<std::vector<std::string>> ResolveTargets(
       const std::string& fid = request.finding_ids(i);
       s = snapshot->Get(Table::kReviews, FindingKey(id, fid), &bytes);
       if (absl::IsNotFound(s)) {
-        return absl::NotFoundError(absl::StrCat(
-            "finding_ids[", i, "]: finding ", fid, " of review ", NameOf(id),
-            " not found"));
+        return absl::NotFoundError(
+            absl::StrCat("finding_ids[", i, "]: finding ", fid, " of review ",
+                         NameOf(id), " not found"));
       }
       RETURN_IF_ERROR(s);
       ASSIGN_OR_RETURN(v1::Finding f, ParseFinding(bytes));
@@ -627,7 +634,8 @@ absl::StatusOr<std::vector<std::string>> ResolveTargets(
       return absl::DataLossError("a stored review finding does not parse");
     }
     if (f.kind() == request.kind() && f.department() == request.department() &&
-        (f.status() == v1::Finding::OPEN || f.status() == v1::Finding::QUEUED)) {
+        (f.status() == v1::Finding::OPEN ||
+         f.status() == v1::Finding::QUEUED)) {
       out.push_back(f.id());
     }
   }
@@ -652,7 +660,8 @@ std::string CheckResolveRequest(const Request& request, const Actor& actor,
                 "exactly one of finding_ids and kind must be given");
   }
   if (by_kind && !IsKnownKind(request.kind())) {
-    errors->Add("kind", absl::StrCat("is not a known kind (", request.kind(), ")"));
+    errors->Add("kind",
+                absl::StrCat("is not a known kind (", request.kind(), ")"));
   }
   if (request.finding_ids_size() > kMaxFindingIds) {
     errors->Add("finding_ids", absl::StrCat("has ", request.finding_ids_size(),
@@ -687,10 +696,10 @@ absl::StatusOr<v1::ResolveFindingsResponse> ReviewRunner::Apply(
   std::optional<std::string> first;
   RETURN_IF_ERROR(storage::RunInTransaction(
       *options_.store, [&](storage::Transaction& txn) -> absl::Status {
-        ASSIGN_OR_RETURN(first, idempotency_.Lookup(
-                                    txn, kApplyFindingsMethod,
-                                    request.request_id(), fingerprint,
-                                    options_.clock->Now()));
+        ASSIGN_OR_RETURN(
+            first,
+            idempotency_.Lookup(txn, kApplyFindingsMethod, request.request_id(),
+                                fingerprint, options_.clock->Now()));
         return absl::OkStatus();
       }));
   v1::ResolveFindingsResponse response;
@@ -703,17 +712,16 @@ absl::StatusOr<v1::ResolveFindingsResponse> ReviewRunner::Apply(
   ASSIGN_OR_RETURN(std::vector<std::string> targets,
                    ResolveTargets(*options_.store, request, id));
   for (const std::string& fid : targets) {
-    ASSIGN_OR_RETURN(v1::FindingResult result,
-                     ApplyOne(id, fid, actor, request.reason(),
-                              request.request_id()));
+    ASSIGN_OR_RETURN(
+        v1::FindingResult result,
+        ApplyOne(id, fid, actor, request.reason(), request.request_id()));
     *response.add_results() = std::move(result);
   }
   RETURN_IF_ERROR(storage::RunInTransaction(
       *options_.store, [&](storage::Transaction& txn) -> absl::Status {
-        return idempotency_.Record(txn, kApplyFindingsMethod,
-                                   request.request_id(), fingerprint,
-                                   SerializeDeterministic(response),
-                                   options_.clock->Now());
+        return idempotency_.Record(
+            txn, kApplyFindingsMethod, request.request_id(), fingerprint,
+            SerializeDeterministic(response), options_.clock->Now());
       }));
   return response;
 }
@@ -727,10 +735,10 @@ absl::StatusOr<v1::ResolveFindingsResponse> ReviewRunner::Dismiss(
   std::optional<std::string> first;
   RETURN_IF_ERROR(storage::RunInTransaction(
       *options_.store, [&](storage::Transaction& txn) -> absl::Status {
-        ASSIGN_OR_RETURN(first, idempotency_.Lookup(
-                                    txn, kDismissFindingsMethod,
-                                    request.request_id(), fingerprint,
-                                    options_.clock->Now()));
+        ASSIGN_OR_RETURN(first,
+                         idempotency_.Lookup(txn, kDismissFindingsMethod,
+                                             request.request_id(), fingerprint,
+                                             options_.clock->Now()));
         return absl::OkStatus();
       }));
   v1::ResolveFindingsResponse response;
@@ -762,8 +770,8 @@ absl::StatusOr<v1::ResolveFindingsResponse> ReviewRunner::Dismiss(
                 f.status() == v1::Finding::DISMISSED) {
               r.set_status(f.status());
               r.set_skipped_reason(absl::StrCat(
-                  "already ", absl::AsciiStrToLower(
-                                  v1::Finding::Status_Name(f.status()))));
+                  "already ",
+                  absl::AsciiStrToLower(v1::Finding::Status_Name(f.status()))));
             } else {
               f.set_status(v1::Finding::DISMISSED);
               *f.mutable_resolve_time() = ToProto(now);
@@ -779,20 +787,18 @@ absl::StatusOr<v1::ResolveFindingsResponse> ReviewRunner::Dismiss(
             chunk.push_back(std::move(r));
           }
           if (resources.empty()) return absl::OkStatus();
-          return StageAuditRecord(txn, actor,
-                                  AuditRpcName(kDismissFindingsMethod),
-                                  request.request_id(), std::move(resources),
-                                  "OK: dismissed", now);
+          return StageAuditRecord(
+              txn, actor, AuditRpcName(kDismissFindingsMethod),
+              request.request_id(), std::move(resources), "OK: dismissed", now);
         },
         options_.max_attempts));
     for (v1::FindingResult& r : chunk) *response.add_results() = std::move(r);
   }
   RETURN_IF_ERROR(storage::RunInTransaction(
       *options_.store, [&](storage::Transaction& txn) -> absl::Status {
-        return idempotency_.Record(txn, kDismissFindingsMethod,
-                                   request.request_id(), fingerprint,
-                                   SerializeDeterministic(response),
-                                   options_.clock->Now());
+        return idempotency_.Record(
+            txn, kDismissFindingsMethod, request.request_id(), fingerprint,
+            SerializeDeterministic(response), options_.clock->Now());
       }));
   return response;
 }
@@ -841,8 +847,8 @@ absl::StatusOr<v1::Review> ReviewRunner::Cancel(
 void ReviewRunner::Run(Job* job) {
   absl::Status status = RunReview(job);
   if (status.ok() || Stopping(*job)) return;
-  LogError(absl::StrCat("review ", NameOf(job->id),
-                        " failed: ", status.ToString()));
+  LogError(
+      absl::StrCat("review ", NameOf(job->id), " failed: ", status.ToString()));
   absl::Status s = Finish(job->id, status);
   if (!s.ok()) {
     LogError(absl::StrCat("review ", NameOf(job->id),
@@ -999,8 +1005,8 @@ absl::StatusOr<v1::FindingResult> ReviewRunner::ApplyOne(
                                    finding.proposed_fix()));
         }
         ASSIGN_OR_RETURN(std::optional<v1::Ownership> current,
-                         OwnershipBook::ReadForUpdate(txn, finding.customer_id(),
-                                                      finding.department()));
+                         OwnershipBook::ReadForUpdate(
+                             txn, finding.customer_id(), finding.department()));
         if (current.has_value() && current->state() == v1::Ownership::FROZEN) {
           return skip("the ownership is FROZEN (an appeal is open)");
         }
@@ -1071,8 +1077,8 @@ absl::StatusOr<v1::FindingResult> ReviewRunner::ApplyOne(
         plan.before = current;
         plan.changed = true;
         plan.cause = v1::OwnershipEvent::REVIEW;
-        plan.owned_deltas =
-            current.has_value() ? OwnedDeltas(&*current, plan.after)
+        plan.owned_deltas = current.has_value()
+                                ? OwnedDeltas(&*current, plan.after)
                                 : OwnedDeltas(nullptr, plan.after);
         for (const OwnedDelta& a : plan.Adjustments()) {
           RETURN_IF_ERROR(options_.allocator->Preload(a.department, a.rep_id));
@@ -1089,7 +1095,8 @@ absl::StatusOr<v1::FindingResult> ReviewRunner::ApplyOne(
                           : std::string(reason);
         spec.request_id = std::string(request_id);
         spec.before = &plan.before;
-        ASSIGN_OR_RETURN(PendingEvents pending, options_.book->Stage(txn, spec));
+        ASSIGN_OR_RETURN(PendingEvents pending,
+                         options_.book->Stage(txn, spec));
         if (auto add = plan.CursorAdd()) {
           RETURN_IF_ERROR(txn.AddToCounter(add->first, add->second));
         }
@@ -1231,6 +1238,11 @@ absl::Status ReviewRunner::RunReview(Job* job) {
                                end ? std::string() : last, n, rate(),
                                &stopped));
     if (stopped) return absl::OkStatus();
+    if (options_.after_checkpoint &&
+        !options_.after_checkpoint(NameOf(id), run_scanned)) {
+      job->cancel = true;  // abandoned: Run must not mark it failed
+      return absl::OkStatus();
+    }
     if (request.mode() == v1::APPLY) RETURN_IF_ERROR(ApplyPending(id, actor));
     if (options_.after_batch) options_.after_batch(NameOf(id), run_scanned);
     phase = next_phase;
@@ -1250,23 +1262,25 @@ absl::Status ReviewRunner::RunReview(Job* job) {
     }
     const bool count_won = policies.capacity().count_won();
     for (const auto& [department, rep] : seats) {
-      const std::string here = absl::StrCat(department, std::string(1, '\0'), rep);
+      const std::string here =
+          absl::StrCat(department, std::string(1, '\0'), rep);
       if (!cursor.empty() && here <= cursor) continue;
       if (Stopping(*job)) return absl::OkStatus();
       std::vector<v1::Finding> findings;
       std::optional<RosterIndex::Seat> seat = roster.FindSeat(department, rep);
       const v1::ReviewScope& scope = request.scope();
-      const bool dept_in = scope.departments().empty() ||
-                           std::find(scope.departments().begin(),
-                                     scope.departments().end(),
-                                     department) != scope.departments().end();
+      const bool dept_in =
+          scope.departments().empty() ||
+          std::find(scope.departments().begin(), scope.departments().end(),
+                    department) != scope.departments().end();
       if (seat.has_value() && dept_in) {
         const int64_t capacity = MemberCapacity(*seat->member, policies);
-        ASSIGN_OR_RETURN(int64_t owned,
-                         snapshot->GetCounter(OwnedCounterKeyOf(department, rep)));
+        ASSIGN_OR_RETURN(int64_t owned, snapshot->GetCounter(OwnedCounterKeyOf(
+                                            department, rep)));
         if (!count_won) {
-          ASSIGN_OR_RETURN(const int64_t won, snapshot->GetCounter(
-                                                  WonCounterKeyOf(department, rep)));
+          ASSIGN_OR_RETURN(
+              const int64_t won,
+              snapshot->GetCounter(WonCounterKeyOf(department, rep)));
           owned -= won;
         }
         if (owned > capacity) {

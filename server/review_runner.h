@@ -126,6 +126,11 @@ class ReviewRunner {
     // Tests: called by the review's thread after each checkpoint, with the
     // review name and the scanned count. Default: none.
     std::function<void(absl::string_view name, int64_t scanned)> after_batch;
+    // Tests (crash simulation): called after each checkpoint, before its
+    // fixes are applied; returning false abandons the run there, as if the
+    // process died (the review stays RUNNING). Default: none.
+    std::function<bool(absl::string_view name, int64_t scanned)>
+        after_checkpoint;
   };
 
   // Returns INVALID_ARGUMENT naming a bad option.

@@ -84,6 +84,9 @@ struct Options {
   // customer becomes due when its rule starts to hold and is recycled by the
   // next pass.
   absl::Duration recycling_sweep_interval = absl::Minutes(5);
+  // Customers a periodic review checks per batch (one checkpoint each),
+  // >= 1. Default: 500.
+  int review_batch_size = 500;
 
   // On SIGTERM/SIGINT: how long in-flight calls may run before they are
   // cancelled (main.cc passes now + this to CustodianServer::Shutdown).
