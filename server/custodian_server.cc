@@ -194,7 +194,8 @@ absl::StatusOr<std::unique_ptr<CustodianServer>> CustodianServer::Create(
       " serving custodian.v1.RulesetService, custodian.v1.RosterService, "
       "custodian.v1.AssignmentService, custodian.v1.OwnershipService, "
       "custodian.v1.IdentityService, custodian.v1.AuditService, "
-      "custodian.v1.ReviewService, grpc.health.v1.Health and server reflection on ",
+      "custodian.v1.ReviewService, grpc.health.v1.Health and server reflection "
+      "on ",
       server->address_, "; data dir ", o.data_dir, " (",
       o.sync_writes ? "synced writes" : "UNSAFE: unsynced writes",
       "); roster version ", r.roster_version, "; active ruleset ",

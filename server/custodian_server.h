@@ -6,9 +6,10 @@
 // custodian.v1.RosterService, custodian.v1.AssignmentService,
 // custodian.v1.OwnershipService, custodian.v1.PoolService (pool_desk.h),
 // custodian.v1.IdentityService, custodian.v1.AuditService,
-// custodian.v1.ReviewService (review_runner.h), grpc.health.v1.Health and server reflection. One background thread
-// deletes expired request-id records; another runs the recycling sweeper
-// (recycling_sweeper.h) every Options::recycling_sweep_interval.
+// custodian.v1.ReviewService (review_runner.h), grpc.health.v1.Health and
+// server reflection. One background thread deletes expired request-id records;
+// another runs the recycling sweeper (recycling_sweeper.h) every
+// Options::recycling_sweep_interval.
 //
 // Every custodian.v1 call is authenticated and authorized (authenticator.h,
 // authorizer.h) by its handler before anything else; health and reflection
@@ -45,9 +46,9 @@
 #include "server/ownership_service.h"
 #include "server/pool_desk.h"
 #include "server/pool_service.h"
+#include "server/recycling_sweeper.h"
 #include "server/review_runner.h"
 #include "server/review_service.h"
-#include "server/recycling_sweeper.h"
 #include "server/roster_registry.h"
 #include "server/roster_service.h"
 #include "server/ruleset_registry.h"

@@ -368,9 +368,9 @@ absl::Status ValidateOptions(const Options& options) {
                                                    ", ", kMaxWorkers, "]"));
   }
   if (options.review_batch_size < 1 || options.review_batch_size > 100000) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("review_batch_size ", options.review_batch_size,
-                     " is not in [1, 100000]"));
+    return absl::InvalidArgumentError(absl::StrCat("review_batch_size ",
+                                                   options.review_batch_size,
+                                                   " is not in [1, 100000]"));
   }
   if (options.clock == nullptr) {
     return absl::InvalidArgumentError("clock is null");
