@@ -493,6 +493,10 @@ int Main(int argc, char** argv) {
       ->required();
   review_status->add_flag("--wait", review_status_args.wait,
                           "Wait until done (exit 0 only if it succeeded)");
+  review_status->add_flag("--no-progress", review_no_progress,
+                          "With --wait: no progress output");
+  review_status->add_option("--poll-interval", review_poll,
+                            "With --wait: how often to ask (default 1s)");
   custodian::clients::ReviewListArgs review_list_args;
   CLI::App* review_list =
       review_cmd->add_subcommand("list", "Reviews, newest first");
