@@ -277,12 +277,16 @@ bool ReviewRunner::Stopping(const Job& job) const {
 
 void ReviewRunner::Launch(const std::string& id) {
   if (stopping_) return;
-  auto it = jobs_.find(id);
-  if (it != jobs_.end()) {
-    if (!it->second->thread.joinable()) return;
-    // A finished thread of a former run: reap it.
-    it->second->thread.join();
-    jobs_.erase(it);
+  // Reap the threads that finished (this review's former run among them).
+  for (auto it = jobs_.begin(); it != jobs_.end();) {
+    if (it->second->finished.load()) {
+      it->second->thread.join();
+      jobs_.erase(it++);
+    } else if (it->first == id) {
+      return;  // still running
+    } else {
+      ++it;
+    }
   }
   auto job = std::make_unique<Job>();
   job->id = id;
@@ -714,7 +718,8 @@ absl::StatusOr<v1::ResolveFindingsResponse> ReviewRunner::Apply(
   for (const std::string& fid : targets) {
     ASSIGN_OR_RETURN(
         v1::FindingResult result,
-        ApplyOne(id, fid, actor, request.reason(), request.request_id()));
+        ApplyOne(id, fid, actor, request.reason(), request.request_id(),
+                 AuditRpcName(kApplyFindingsMethod)));
     *response.add_results() = std::move(result);
   }
   RETURN_IF_ERROR(storage::RunInTransaction(
@@ -846,14 +851,16 @@ absl::StatusOr<v1::Review> ReviewRunner::Cancel(
 
 void ReviewRunner::Run(Job* job) {
   absl::Status status = RunReview(job);
-  if (status.ok() || Stopping(*job)) return;
-  LogError(
-      absl::StrCat("review ", NameOf(job->id), " failed: ", status.ToString()));
-  absl::Status s = Finish(job->id, status);
-  if (!s.ok()) {
+  if (!status.ok() && !Stopping(*job)) {
     LogError(absl::StrCat("review ", NameOf(job->id),
-                          " could not be marked failed: ", s.ToString()));
+                          " failed: ", status.ToString()));
+    absl::Status s = Finish(job->id, status);
+    if (!s.ok()) {
+      LogError(absl::StrCat("review ", NameOf(job->id),
+                            " could not be marked failed: ", s.ToString()));
+    }
   }
+  job->finished = true;
 }
 
 absl::Status ReviewRunner::Finish(const std::string& id,
@@ -957,7 +964,7 @@ absl::Status ReviewRunner::ApplyPending(const std::string& id,
   if (record.pending_apply().empty()) return absl::OkStatus();
   for (const std::string& fid : record.pending_apply()) {
     ASSIGN_OR_RETURN(v1::FindingResult result,
-                     ApplyOne(id, fid, actor, "", ""));
+                     ApplyOne(id, fid, actor, "", "", kReviewRunnerRpc));
     (void)result;
   }
   return storage::RunInTransaction(
@@ -975,8 +982,8 @@ absl::Status ReviewRunner::ApplyPending(const std::string& id,
 
 absl::StatusOr<v1::FindingResult> ReviewRunner::ApplyOne(
     absl::string_view review_id, absl::string_view finding_id,
-    const Actor& actor, absl::string_view reason,
-    absl::string_view request_id) {
+    const Actor& actor, absl::string_view reason, absl::string_view request_id,
+    absl::string_view rpc) {
   const std::string key = FindingKey(review_id, finding_id);
   v1::FindingResult result;
   RETURN_IF_ERROR(RunMutation(
@@ -1115,9 +1122,9 @@ absl::StatusOr<v1::FindingResult> ReviewRunner::ApplyOne(
         std::vector<std::string> resources = OwnershipResources(event.after());
         resources.push_back(
             absl::StrCat(NameOf(review_id), "/findings/", finding_id));
-        RETURN_IF_ERROR(StageAuditRecord(
-            txn, actor, AuditRpcName(kApplyFindingsMethod), request_id,
-            std::move(resources), "OK: applied", now));
+        RETURN_IF_ERROR(StageAuditRecord(txn, actor, rpc, request_id,
+                                         std::move(resources), "OK: applied",
+                                         now));
         effects.events.Append(std::move(pending));
         effects.plans.push_back(std::move(plan));
         result.set_status(v1::Finding::APPLIED);

@@ -97,6 +97,8 @@ inline constexpr absl::string_view kDismissFindingsMethod =
     "custodian.v1.ReviewService/DismissFindings";
 inline constexpr absl::string_view kCancelReviewMethod =
     "custodian.v1.ReviewService/CancelReview";
+// The RPC the audit records of fixes applied by a review itself name.
+inline constexpr absl::string_view kReviewRunnerRpc = "custodiand/ReviewRunner";
 
 // Most finding ids in one ApplyFindings / DismissFindings.
 inline constexpr int kMaxFindingIds = 1000;
@@ -176,6 +178,8 @@ class ReviewRunner {
   struct Job {
     std::string id;
     std::atomic<bool> cancel{false};
+    // Set by the thread as its last step (then it may be joined at once).
+    std::atomic<bool> finished{false};
     std::thread thread;
   };
 
@@ -197,11 +201,13 @@ class ReviewRunner {
   // Marks the review finished (SUCCEEDED or FAILED).
   absl::Status Finish(const std::string& id, const absl::Status& error);
   // One fix (see the top of this file).
+  // `rpc`: the audit record's RPC when actor.rpc is empty.
   absl::StatusOr<v1::FindingResult> ApplyOne(absl::string_view review_id,
                                              absl::string_view finding_id,
                                              const Actor& actor,
                                              absl::string_view reason,
-                                             absl::string_view request_id);
+                                             absl::string_view request_id,
+                                             absl::string_view rpc);
   absl::StatusOr<v1::Review> ReadReview(storage::Snapshot& snapshot,
                                         absl::string_view id) const;
 
