@@ -65,6 +65,22 @@ std::optional<v1::FindingKind> ParseKind(absl::string_view text) {
   return std::nullopt;
 }
 
+// Sets request.kind from a --kind value ("" leaves it unset); false (the
+// error printed) for an unknown kind.
+template <typename Request>
+bool SetKindFlag(const std::string& text, Request* request, std::ostream& err) {
+  if (text.empty()) return true;
+  std::optional<v1::FindingKind> kind = ParseKind(text);
+  if (!kind.has_value()) {
+    err << "custodianctl: --kind: \"" << text
+        << "\" is not one of drift, stale, over_capacity, orphaned, "
+           "pending_too_long, unowned\n";
+    return false;
+  }
+  request->set_kind(*kind);
+  return true;
+}
+
 void PrintSummary(const v1::Review& review, std::ostream& out) {
   const v1::ReviewMetadata& m = review.metadata();
   out << review.name() << " " << StateName(review) << ": " << m.scanned() << "/"
@@ -170,16 +186,7 @@ int Resolve(const Connection& connection, const ReviewResolveArgs& args,
   request.set_review(ReviewName(args.review));
   request.set_department(args.department);
   for (const std::string& id : args.finding_ids) request.add_finding_ids(id);
-  if (!args.kind.empty()) {
-    std::optional<v1::FindingKind> kind = ParseKind(args.kind);
-    if (!kind.has_value()) {
-      output.err << "custodianctl: --kind: \"" << args.kind
-                 << "\" is not one of drift, stale, over_capacity, orphaned, "
-                    "pending_too_long, unowned\n";
-      return kExitUsage;
-    }
-    request.set_kind(*kind);
-  }
+  if (!SetKindFlag(args.kind, &request, output.err)) return kExitUsage;
   if (args.finding_ids.empty() == args.kind.empty()) {
     output.err << "custodianctl: give either finding ids or --kind\n";
     return kExitUsage;
@@ -428,16 +435,7 @@ int RunReviewFindings(const Connection& connection,
                       const CommandOutput& output) {
   v1::ListFindingsRequest request;
   request.set_review(ReviewName(args.review));
-  if (!args.kind.empty()) {
-    std::optional<v1::FindingKind> kind = ParseKind(args.kind);
-    if (!kind.has_value()) {
-      output.err << "custodianctl: --kind: \"" << args.kind
-                 << "\" is not one of drift, stale, over_capacity, orphaned, "
-                    "pending_too_long, unowned\n";
-      return kExitUsage;
-    }
-    request.set_kind(*kind);
-  }
+  if (!SetKindFlag(args.kind, &request, output.err)) return kExitUsage;
   if (!args.status.empty()) {
     std::optional<v1::Finding::Status> status = ParseStatus(args.status);
     if (!status.has_value()) {

@@ -382,6 +382,7 @@ absl::StatusOr<v1::Review> ReviewRunner::Start(
   const RulesetRegistry::Active active = options_.rulesets->ActiveRuleset();
   v1::Review response;
   std::string new_id;
+  std::string overlapping;
   RETURN_IF_ERROR(storage::RunInTransaction(
       *options_.store,
       [&](storage::Transaction& txn) -> absl::Status {
@@ -397,12 +398,12 @@ absl::StatusOr<v1::Review> ReviewRunner::Start(
           }
           return absl::OkStatus();
         }
+        // Not ABORTED from here: RunInTransaction would retry it.
+        overlapping.clear();
         for (const v1::Review& r : running) {
           if (ScopesOverlap(r.metadata().scope(), request.scope())) {
-            return absl::AbortedError(absl::StrCat(
-                "review ", r.name(),
-                " is running over an overlapping scope; cancel it or wait "
-                "for it to finish"));
+            overlapping = r.name();
+            return absl::OkStatus();  // nothing staged
           }
         }
         const uint64_t inverted =
@@ -447,6 +448,12 @@ absl::StatusOr<v1::Review> ReviewRunner::Start(
                                    SerializeDeterministic(response), now);
       },
       options_.max_attempts));
+  if (!overlapping.empty()) {
+    return absl::AbortedError(
+        absl::StrCat("review ", overlapping,
+                     " is running over an overlapping scope; cancel it or "
+                     "wait for it to finish"));
+  }
   if (!new_id.empty()) {
     absl::MutexLock lock(&mu_);
     Launch(new_id);
@@ -695,40 +702,20 @@ absl::StatusOr<v1::ResolveFindingsResponse> ReviewRunner::Apply(
   FieldErrors errors;
   const std::string id = CheckResolveRequest(request, actor, &errors);
   RETURN_IF_ERROR(errors.ToStatus());
-  const std::string fingerprint = RequestFingerprint(request);
-  // A retry of a finished call gets its first answer.
-  std::optional<std::string> first;
-  RETURN_IF_ERROR(storage::RunInTransaction(
-      *options_.store, [&](storage::Transaction& txn) -> absl::Status {
-        ASSIGN_OR_RETURN(
-            first,
-            idempotency_.Lookup(txn, kApplyFindingsMethod, request.request_id(),
-                                fingerprint, options_.clock->Now()));
+  return ResolveOnce(
+      kApplyFindingsMethod, request, request.request_id(),
+      [&](v1::ResolveFindingsResponse* response) -> absl::Status {
+        ASSIGN_OR_RETURN(std::vector<std::string> targets,
+                         ResolveTargets(*options_.store, request, id));
+        for (const std::string& fid : targets) {
+          ASSIGN_OR_RETURN(
+              v1::FindingResult result,
+              ApplyOne(id, fid, actor, request.reason(), request.request_id(),
+                       AuditRpcName(kApplyFindingsMethod)));
+          *response->add_results() = std::move(result);
+        }
         return absl::OkStatus();
-      }));
-  v1::ResolveFindingsResponse response;
-  if (first.has_value()) {
-    if (!response.ParseFromString(*first)) {
-      return absl::DataLossError("a stored answer does not parse");
-    }
-    return response;
-  }
-  ASSIGN_OR_RETURN(std::vector<std::string> targets,
-                   ResolveTargets(*options_.store, request, id));
-  for (const std::string& fid : targets) {
-    ASSIGN_OR_RETURN(
-        v1::FindingResult result,
-        ApplyOne(id, fid, actor, request.reason(), request.request_id(),
-                 AuditRpcName(kApplyFindingsMethod)));
-    *response.add_results() = std::move(result);
-  }
-  RETURN_IF_ERROR(storage::RunInTransaction(
-      *options_.store, [&](storage::Transaction& txn) -> absl::Status {
-        return idempotency_.Record(
-            txn, kApplyFindingsMethod, request.request_id(), fingerprint,
-            SerializeDeterministic(response), options_.clock->Now());
-      }));
-  return response;
+      });
 }
 
 absl::StatusOr<v1::ResolveFindingsResponse> ReviewRunner::Dismiss(
@@ -736,23 +723,16 @@ absl::StatusOr<v1::ResolveFindingsResponse> ReviewRunner::Dismiss(
   FieldErrors errors;
   const std::string id = CheckResolveRequest(request, actor, &errors);
   RETURN_IF_ERROR(errors.ToStatus());
-  const std::string fingerprint = RequestFingerprint(request);
-  std::optional<std::string> first;
-  RETURN_IF_ERROR(storage::RunInTransaction(
-      *options_.store, [&](storage::Transaction& txn) -> absl::Status {
-        ASSIGN_OR_RETURN(first,
-                         idempotency_.Lookup(txn, kDismissFindingsMethod,
-                                             request.request_id(), fingerprint,
-                                             options_.clock->Now()));
-        return absl::OkStatus();
-      }));
-  v1::ResolveFindingsResponse response;
-  if (first.has_value()) {
-    if (!response.ParseFromString(*first)) {
-      return absl::DataLossError("a stored answer does not parse");
-    }
-    return response;
-  }
+  return ResolveOnce(
+      kDismissFindingsMethod, request, request.request_id(),
+      [&](v1::ResolveFindingsResponse* response) -> absl::Status {
+        return DismissAll(request, id, actor, response);
+      });
+}
+
+absl::Status ReviewRunner::DismissAll(const v1::DismissFindingsRequest& request,
+                                      const std::string& id, const Actor& actor,
+                                      v1::ResolveFindingsResponse* response) {
   ASSIGN_OR_RETURN(std::vector<std::string> targets,
                    ResolveTargets(*options_.store, request, id));
   for (size_t begin = 0; begin < targets.size(); begin += kDismissChunk) {
@@ -797,13 +777,37 @@ absl::StatusOr<v1::ResolveFindingsResponse> ReviewRunner::Dismiss(
               request.request_id(), std::move(resources), "OK: dismissed", now);
         },
         options_.max_attempts));
-    for (v1::FindingResult& r : chunk) *response.add_results() = std::move(r);
+    for (v1::FindingResult& r : chunk) *response->add_results() = std::move(r);
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::ResolveFindingsResponse> ReviewRunner::ResolveOnce(
+    absl::string_view method, const google::protobuf::Message& request,
+    absl::string_view request_id,
+    absl::FunctionRef<absl::Status(v1::ResolveFindingsResponse*)> resolve) {
+  const std::string fingerprint = RequestFingerprint(request);
+  std::optional<std::string> first;
   RETURN_IF_ERROR(storage::RunInTransaction(
       *options_.store, [&](storage::Transaction& txn) -> absl::Status {
-        return idempotency_.Record(
-            txn, kDismissFindingsMethod, request.request_id(), fingerprint,
-            SerializeDeterministic(response), options_.clock->Now());
+        ASSIGN_OR_RETURN(
+            first, idempotency_.Lookup(txn, method, request_id, fingerprint,
+                                       options_.clock->Now()));
+        return absl::OkStatus();
+      }));
+  v1::ResolveFindingsResponse response;
+  if (first.has_value()) {
+    if (!response.ParseFromString(*first)) {
+      return absl::DataLossError("a stored answer does not parse");
+    }
+    return response;
+  }
+  RETURN_IF_ERROR(resolve(&response));
+  RETURN_IF_ERROR(storage::RunInTransaction(
+      *options_.store, [&](storage::Transaction& txn) -> absl::Status {
+        return idempotency_.Record(txn, method, request_id, fingerprint,
+                                   SerializeDeterministic(response),
+                                   options_.clock->Now());
       }));
   return response;
 }

@@ -72,6 +72,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -201,6 +202,16 @@ class ReviewRunner {
   // Marks the review finished (SUCCEEDED or FAILED).
   absl::Status Finish(const std::string& id, const absl::Status& error);
   // One fix (see the top of this file).
+  // Runs `resolve` once per request id (`method`, AIP-155): a retry gets
+  // the stored first answer; otherwise the answer is stored after it.
+  absl::StatusOr<v1::ResolveFindingsResponse> ResolveOnce(
+      absl::string_view method, const google::protobuf::Message& request,
+      absl::string_view request_id,
+      absl::FunctionRef<absl::Status(v1::ResolveFindingsResponse*)> resolve);
+  // The findings of a DismissFindings, in transactions of 500.
+  absl::Status DismissAll(const v1::DismissFindingsRequest& request,
+                          const std::string& id, const Actor& actor,
+                          v1::ResolveFindingsResponse* response);
   // `rpc`: the audit record's RPC when actor.rpc is empty.
   absl::StatusOr<v1::FindingResult> ApplyOne(absl::string_view review_id,
                                              absl::string_view finding_id,
