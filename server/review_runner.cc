@@ -1029,6 +1029,23 @@ absl::StatusOr<v1::FindingResult> ReviewRunner::ApplyOne(
         const RulesetRegistry::Active active =
             options_.rulesets->ActiveRuleset();
         if (active.ruleset == nullptr) return skip("no ruleset is active");
+        // policies.protection.new_owner: a new owner is not re-routed (nor
+        // trimmed) for that long; orphans and unowned customers have none.
+        if (current.has_value() && (finding.kind() == v1::DRIFT ||
+                                    finding.kind() == v1::OVER_CAPACITY)) {
+          const v1::Policies& policies = active.ruleset->ruleset().policies();
+          if (policies.has_protection() &&
+              policies.protection().has_new_owner()) {
+            const absl::Time until =
+                FromProto(current->since()) +
+                FromProto(policies.protection().new_owner());
+            if (now < until) {
+              return skip(absl::StrCat("the owner is protected until ",
+                                       absl::FormatTime(until),
+                                       " (policies.protection.new_owner)"));
+            }
+          }
+        }
         ASSIGN_OR_RETURN(std::optional<storage::v1::CustomerRecord> record,
                          ReadCustomerForUpdate(txn, finding.customer_id()));
         if (!record.has_value()) return skip("the customer is not stored");

@@ -39,7 +39,9 @@
 // department's ownership left out, kReserve): drift re-routed, orphans
 // re-assigned, over-capacity customers moved to another eligible rep (the
 // rep itself is at capacity, so passed over), unowned ones assigned. No
-// eligible owner: not applied (skipped_reason says why). STALE and
+// eligible owner: not applied (skipped_reason says why). A DRIFT or
+// OVER_CAPACITY fix of an owner protected by policies.protection.new_owner
+// (now < since + new_owner) is not applied either. STALE and
 // PENDING_TOO_LONG are never fixed automatically.
 //
 // Stored layout:

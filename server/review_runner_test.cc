@@ -318,5 +318,40 @@ TEST_F(ReviewRunnerTest, OverCapacityTrimsTheLeastRecentActivity) {
   EXPECT_EQ(ReviewEvents(of_r2[1]), 1);
 }
 
+TEST_F(ReviewRunnerTest, DriftOfAProtectedNewOwnerWaitsForTheProtection) {
+  North(1);  // n1 r1, since T0
+  // The rules now send the North to pool p2, and protect new owners 14d.
+  MustCreate(R"(ruleset: acme
+departments:
+  sales:
+    rules:
+      - id: north
+        when: {region: {under: CN/North}}
+        assign: {pool: p2}
+    fallback: {pool: p1}
+policies:
+  protection: {new_owner: 14d}
+)",
+             "ruleset-2");
+  MustActivate(2, "activate-2");
+  MakeRunner();
+  clock_.Advance(absl::Hours(24 * 14) - absl::Seconds(1));
+  v1::Review first = WaitDone(Start(v1::APPLY, {}, "start-protected").name());
+  std::vector<v1::Finding> findings = Findings(first.name());
+  ASSERT_EQ(findings.size(), 1u);
+  EXPECT_EQ(findings[0].kind(), v1::DRIFT);
+  EXPECT_EQ(findings[0].status(), v1::Finding::OPEN);
+  EXPECT_EQ(first.metadata().applied(), 0);
+  EXPECT_EQ(Get("n1").rep(), "r1");
+  clock_.Advance(absl::Seconds(1));
+  v1::Review second = WaitDone(Start(v1::APPLY, {}, "start-after").name());
+  findings = Findings(second.name());
+  ASSERT_EQ(findings.size(), 1u);
+  EXPECT_EQ(findings[0].status(), v1::Finding::APPLIED);
+  EXPECT_EQ(Get("n1").state(), v1::Ownership::POOLED);
+  EXPECT_EQ(Get("n1").pool(), "p2");
+  EXPECT_EQ(ReviewEvents("n1"), 1);
+}
+
 }  // namespace
 }  // namespace custodian::server
