@@ -1,5 +1,9 @@
 #include "server/review_runner.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <optional>
 #include <queue>
@@ -240,6 +244,9 @@ absl::StatusOr<std::unique_ptr<ReviewRunner>> ReviewRunner::Create(
   if (options.clock == nullptr) errors.Add("clock", "is required");
   if (options.batch_size < 1) errors.Add("batch_size", "must be >= 1");
   if (options.max_attempts < 1) errors.Add("max_attempts", "must be >= 1");
+  if (options.background_nice < 0 || options.background_nice > 19) {
+    errors.Add("background_nice", "must be 0-19");
+  }
   if (absl::Status s = ValidateIdempotencyOptions(options.idempotency);
       !s.ok()) {
     errors.Add("idempotency", s.message());
@@ -854,6 +861,13 @@ absl::StatusOr<v1::Review> ReviewRunner::Cancel(
 }
 
 void ReviewRunner::Run(Job* job) {
+  // Best effort: a review is background work; under CPU contention the
+  // scheduler favours the threads serving calls (Assign). Linux applies a
+  // nice value to the calling thread only.
+  if (options_.background_nice > 0) {
+    (void)setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)),
+                      options_.background_nice);
+  }
   absl::Status status = RunReview(job);
   if (!status.ok() && !Stopping(*job)) {
     LogError(absl::StrCat("review ", NameOf(job->id),

@@ -31,7 +31,8 @@
 //     together, so a crash and resume apply each fix exactly once;
 //   - between customers it checks for cancel and shutdown, and yields
 //     between batches; its transactions are short (one batch of findings,
-//     or one customer), so it never holds a lock Assign waits on for long.
+//     or one customer), so it never holds a lock Assign waits on for long;
+//     its thread runs at a lower CPU priority (Options::background_nice).
 //
 // A fix (APPLY mode, ApplyFindings) re-reads the ownership with a lock and
 // applies only when it is still as the finding saw it (state and rep) and
@@ -128,6 +129,10 @@ class ReviewRunner {
     int batch_size = 500;
     // Attempts per transaction on ABORTED, >= 1. Default: 10.
     int max_attempts = 10;
+    // The nice value (0-19) a review's thread gives itself, so that under
+    // CPU contention calls such as Assign come first. 0: unchanged.
+    // Default: 10.
+    int background_nice = 10;
     // Tests: called by the review's thread after each checkpoint, with the
     // review name and the scanned count. Default: none.
     std::function<void(absl::string_view name, int64_t scanned)> after_batch;
