@@ -353,5 +353,29 @@ policies:
   EXPECT_EQ(ReviewEvents("n1"), 1);
 }
 
+TEST_F(ReviewRunnerTest, AStoredRecordThatDoesNotParseFailsTheReview) {
+  North(3);
+  ASSERT_TRUE(
+      storage::RunInTransaction(*store_, [&](storage::Transaction& txn) {
+        return txn.Put(storage::Table::kCustomers, CustomerKey("n2"),
+                       "\xff\xff");
+      }).ok());
+  MakeRunner();
+  const v1::Review done = WaitDone(Start(v1::REPORT).name());
+  EXPECT_TRUE(done.done());
+  EXPECT_EQ(done.metadata().state(), v1::ReviewMetadata::FAILED);
+  EXPECT_EQ(done.error_code(), static_cast<int>(absl::StatusCode::kDataLoss));
+  EXPECT_EQ(done.error_message(), "a stored customer record does not parse");
+  // The batch before the bad record was checkpointed; nothing after it.
+  EXPECT_EQ(done.metadata().scanned(), 0);
+  // No longer running: another review may start.
+  v1::StartReviewRequest again;
+  again.set_mode(v1::REPORT);
+  again.set_request_id("start-again");
+  auto next = runner_->Start(again, "admin");
+  EXPECT_TRUE(next.ok()) << next.status();
+  if (next.ok()) WaitDone(next->name());
+}
+
 }  // namespace
 }  // namespace custodian::server
