@@ -81,8 +81,7 @@ struct Stack {
     auto r = server::RosterRegistry::Create({store.get(), Clock::Real(), {}});
     Check(r.status(), "roster registry");
     roster = *std::move(r);
-    auto rs =
-        server::RulesetRegistry::Create({store.get(), Clock::Real(), {}});
+    auto rs = server::RulesetRegistry::Create({store.get(), Clock::Real(), {}});
     Check(rs.status(), "ruleset registry");
     rulesets = *std::move(rs);
     server::BootstrapFiles files;
@@ -234,8 +233,8 @@ int Main() {
   Stack stack(dir, /*sync=*/true);
   std::atomic<uint64_t> next{0};
   const absl::Time until = absl::Now() + absl::Seconds(assign_seconds);
-  const double baseline = AssignWhile(*stack.assigner, next,
-                                      [&] { return absl::Now() >= until; });
+  const double baseline =
+      AssignWhile(*stack.assigner, next, [&] { return absl::Now() >= until; });
   std::printf("assign alone: %.0f calls/s (%d threads, synced)\n", baseline,
               kAssignThreads);
 

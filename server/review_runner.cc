@@ -232,6 +232,23 @@ absl::Status ReadOwnerships(
 
 bool IsWon(const v1::Customer& c) { return c.sales_stage() == "won"; }
 
+// The ids of the RUNNING reviews at `snapshot`.
+absl::StatusOr<std::vector<std::string>> RunningIds(
+    storage::Snapshot& snapshot) {
+  std::vector<std::string> ids;
+  const std::string prefix = RunningPrefix();
+  std::unique_ptr<storage::ScanIterator> it =
+      snapshot.Scan(Table::kOperations, prefix);
+  for (; it->Valid(); it->Next()) {
+    KeyReader reader(it->key().substr(prefix.size()));
+    std::string id;
+    RETURN_IF_ERROR(reader.ReadString(&id));
+    ids.push_back(std::move(id));
+  }
+  RETURN_IF_ERROR(it->status());
+  return ids;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ReviewRunner>> ReviewRunner::Create(
@@ -303,21 +320,10 @@ void ReviewRunner::Launch(const std::string& id) {
 }
 
 absl::Status ReviewRunner::ResumeRunning() {
-  std::vector<std::string> ids;
-  {
-    ASSIGN_OR_RETURN(std::unique_ptr<storage::Snapshot> snapshot,
-                     options_.store->NewSnapshot());
-    const std::string prefix = RunningPrefix();
-    std::unique_ptr<storage::ScanIterator> it =
-        snapshot->Scan(Table::kOperations, prefix);
-    for (; it->Valid(); it->Next()) {
-      KeyReader reader(it->key().substr(prefix.size()));
-      std::string id;
-      RETURN_IF_ERROR(reader.ReadString(&id));
-      ids.push_back(std::move(id));
-    }
-    RETURN_IF_ERROR(it->status());
-  }
+  ASSIGN_OR_RETURN(std::unique_ptr<storage::Snapshot> snapshot,
+                   options_.store->NewSnapshot());
+  ASSIGN_OR_RETURN(const std::vector<std::string> ids, RunningIds(*snapshot));
+  snapshot.reset();
   absl::MutexLock lock(&mu_);
   for (const std::string& id : ids) {
     LogInfo(absl::StrCat("resuming review ", NameOf(id)));
@@ -373,17 +379,11 @@ absl::StatusOr<v1::Review> ReviewRunner::Start(
   {
     ASSIGN_OR_RETURN(std::unique_ptr<storage::Snapshot> snapshot,
                      options_.store->NewSnapshot());
-    const std::string prefix = RunningPrefix();
-    std::unique_ptr<storage::ScanIterator> it =
-        snapshot->Scan(Table::kOperations, prefix);
-    for (; it->Valid(); it->Next()) {
-      KeyReader reader(it->key().substr(prefix.size()));
-      std::string id;
-      RETURN_IF_ERROR(reader.ReadString(&id));
+    ASSIGN_OR_RETURN(const std::vector<std::string> ids, RunningIds(*snapshot));
+    for (const std::string& id : ids) {
       ASSIGN_OR_RETURN(v1::Review review, ReadReview(*snapshot, id));
       running.push_back(std::move(review));
     }
-    RETURN_IF_ERROR(it->status());
   }
 
   const RulesetRegistry::Active active = options_.rulesets->ActiveRuleset();
