@@ -19,6 +19,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "server/ownership_book.h"
+#include "storage/rocksdb_store.h"
 #include "tests/ownership_testing.h"
 
 namespace custodian::clients {
@@ -257,6 +259,39 @@ TEST_F(ReviewCommandsE2eTest, BadFlagsExit2AndServerRefusalsExit1) {
   });
   EXPECT_EQ(r.code, kExitServerRefused);
   EXPECT_THAT(r.err, HasSubstr("NOT_FOUND"));
+}
+
+TEST_F(ReviewCommandsE2eTest, StartWaitExits4WhenTheReviewFails) {
+  // A customer record that does not parse makes the review fail.
+  StopServer();
+  {
+    storage::RocksDbStoreOptions options;
+    options.data_dir = dir_.path() + "/data";
+    auto store = storage::RocksDbStore::Open(options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE(
+        storage::RunInTransaction(**store, [](storage::Transaction& txn) {
+          return txn.Put(storage::Table::kCustomers, server::CustomerKey("c1"),
+                         "\xff\xff");
+        }).ok());
+    ASSERT_TRUE((*store)->Close().ok());
+  }
+  StartServer();
+  connection_ = Connection::Open({server_->address(), absl::Seconds(30),
+                                  /*credentials=*/nullptr, /*token=*/""});
+  ReviewStartArgs args;
+  args.request_id = "start-fails";
+  args.wait = true;
+  args.wait_args.poll_interval = absl::Milliseconds(10);
+  Result r = Run([&](const Connection& c, const CommandOutput& o) {
+    return RunReviewStart(c, args, o);
+  });
+  EXPECT_EQ(r.code, kExitReviewFailed);
+  EXPECT_THAT(r.out, HasSubstr(" FAILED: 0/2 customers checked"));
+  EXPECT_THAT(r.out,
+              HasSubstr("error: a stored customer record does not parse"));
+  EXPECT_THAT(r.err, HasSubstr("ended FAILED: a stored customer record does "
+                               "not parse"));
 }
 
 }  // namespace
