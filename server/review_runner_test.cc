@@ -377,5 +377,28 @@ TEST_F(ReviewRunnerTest, AStoredRecordThatDoesNotParseFailsTheReview) {
   if (next.ok()) WaitDone(next->name());
 }
 
+TEST_F(ReviewRunnerTest, ProgressReportsRateAndEta) {
+  North(6);
+  v1::Review seen;
+  MakeRunner(nullptr, [&](absl::string_view name, int64_t scanned) {
+    if (scanned == 4) {
+      v1::GetReviewRequest get;
+      get.set_name(std::string(name));
+      auto review = runner_->Get(get);
+      if (review.ok()) seen = *review;
+    }
+    clock_.Advance(absl::Seconds(1));  // each batch takes a second
+  });
+  const v1::Review done = WaitDone(Start(v1::REPORT).name());
+  EXPECT_EQ(done.metadata().state(), v1::ReviewMetadata::SUCCEEDED);
+  // At the second checkpoint: 4 customers in 1 s, 2 to go.
+  EXPECT_EQ(seen.metadata().scanned(), 4);
+  EXPECT_EQ(seen.metadata().total(), 6);
+  EXPECT_DOUBLE_EQ(seen.metadata().rate(), 4.0);
+  EXPECT_EQ(seen.metadata().eta().seconds(), 0);
+  EXPECT_EQ(seen.metadata().eta().nanos(), 500000000);
+  EXPECT_FALSE(done.metadata().has_eta());
+}
+
 }  // namespace
 }  // namespace custodian::server
