@@ -969,8 +969,8 @@ absl::Status ReviewRunner::Checkpoint(const std::string& id,
       options_.max_attempts);
 }
 
-absl::Status ReviewRunner::ApplyPending(const std::string& id,
-                                        const Actor& actor) {
+absl::Status ReviewRunner::ApplyPending(const Job& job, const Actor& actor) {
+  const std::string& id = job.id;
   storage::v1::ReviewRecord record;
   {
     ASSIGN_OR_RETURN(std::unique_ptr<storage::Snapshot> snapshot,
@@ -979,8 +979,13 @@ absl::Status ReviewRunner::ApplyPending(const std::string& id,
     RETURN_IF_ERROR(snapshot->Get(Table::kOperations, ReviewKey(id), &bytes));
     ASSIGN_OR_RETURN(record, ParseRecord(id, bytes));
   }
-  if (record.pending_apply().empty()) return absl::OkStatus();
+  if (record.review().done() || record.pending_apply().empty()) {
+    return absl::OkStatus();  // cancelled: its pending fixes stay undone
+  }
   for (const std::string& fid : record.pending_apply()) {
+    // Stopped or cancelled between two fixes: the rest stay pending (a
+    // resume applies them; a cancelled review never does).
+    if (Stopping(job)) return absl::OkStatus();
     ASSIGN_OR_RETURN(v1::FindingResult result,
                      ApplyOne(id, fid, actor, "", "", kReviewRunnerRpc));
     (void)result;
@@ -1183,7 +1188,7 @@ absl::Status ReviewRunner::RunReview(Job* job) {
   const v1::StartReviewRequest& request = record.request();
   const Actor actor(record.review().metadata().created_by());
   // A batch checkpointed before a crash may have fixes still to apply.
-  RETURN_IF_ERROR(ApplyPending(id, actor));
+  RETURN_IF_ERROR(ApplyPending(*job, actor));
 
   ASSIGN_OR_RETURN(std::unique_ptr<storage::Snapshot> snapshot,
                    options_.store->NewSnapshot());
@@ -1285,7 +1290,7 @@ absl::Status ReviewRunner::RunReview(Job* job) {
       job->cancel = true;  // abandoned: Run must not mark it failed
       return absl::OkStatus();
     }
-    if (request.mode() == v1::APPLY) RETURN_IF_ERROR(ApplyPending(id, actor));
+    if (request.mode() == v1::APPLY) RETURN_IF_ERROR(ApplyPending(*job, actor));
     if (options_.after_batch) options_.after_batch(NameOf(id), run_scanned);
     phase = next_phase;
     cursor = end ? std::string() : last;
@@ -1393,7 +1398,8 @@ absl::Status ReviewRunner::RunReview(Job* job) {
       RETURN_IF_ERROR(Checkpoint(id, std::move(findings), kPhaseCapacity, here,
                                  0, rate(), &stopped));
       if (stopped) return absl::OkStatus();
-      if (request.mode() == v1::APPLY) RETURN_IF_ERROR(ApplyPending(id, actor));
+      if (request.mode() == v1::APPLY)
+        RETURN_IF_ERROR(ApplyPending(*job, actor));
       cursor = here;
       std::this_thread::yield();
     }

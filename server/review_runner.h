@@ -204,8 +204,9 @@ class ReviewRunner {
                           std::vector<v1::Finding> findings, int32_t phase,
                           const std::string& cursor, int64_t scanned_delta,
                           double rate, bool* stopped);
-  // Applies the pending fixes of the stored record, then clears them.
-  absl::Status ApplyPending(const std::string& id, const Actor& actor);
+  // Applies the pending fixes of the stored record, then clears them;
+  // stops between two fixes when the job is stopping or cancelled.
+  absl::Status ApplyPending(const Job& job, const Actor& actor);
   // Marks the review finished (SUCCEEDED or FAILED).
   absl::Status Finish(const std::string& id, const absl::Status& error);
   // One fix (see the top of this file).
