@@ -1,5 +1,6 @@
 #include "clients/review_commands.h"
 
+#include <algorithm>
 #include <memory>
 #include <ostream>
 #include <utility>
@@ -106,7 +107,9 @@ std::string ProgressLine(const v1::Review& review) {
   const v1::ReviewMetadata& m = review.metadata();
   constexpr int kWidth = 30;
   const double fraction =
-      m.total() > 0 ? static_cast<double>(m.scanned()) / m.total() : 0.0;
+      m.total() > 0 ? std::min(1.0, static_cast<double>(m.scanned()) /
+                                        static_cast<double>(m.total()))
+                    : (review.done() ? 1.0 : 0.0);
   const int filled = static_cast<int>(fraction * kWidth);
   std::string bar = absl::StrCat(
       "[", std::string(filled, '#'),
