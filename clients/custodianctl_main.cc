@@ -23,6 +23,7 @@
 #include "clients/ownership_commands.h"
 #include "clients/pool_commands.h"
 #include "clients/remote_commands.h"
+#include "clients/review_commands.h"
 #include "clients/rules_commands.h"
 
 namespace {
@@ -558,6 +559,110 @@ int Main(int argc, char** argv) {
   dupes_check->add_option("--email-domain", dupes_args.email_domain,
                           "E-mail domain");
 
+  // ---- review ----
+  CLI::App* review_cmd = app.add_subcommand(
+      "review", "Periodic ownership review: start, follow, act on findings");
+  review_cmd->require_subcommand(1);
+  custodian::clients::ReviewStartArgs review_start_args;
+  bool review_no_progress = false;
+  std::string review_poll = "1s";
+  CLI::App* review_start = review_cmd->add_subcommand(
+      "start", "Start a review (with --wait: until it is done; for cron)");
+  review_start
+      ->add_option("--scope", review_start_args.scope,
+                   "all (default), or department:ID, team:ID, rep:ID items, "
+                   "comma-separated or repeated")
+      ->allow_extra_args(false);
+  review_start->add_option(
+      "--checks", review_start_args.checks,
+      "Comma-separated: drift, stale, over_capacity, orphaned, "
+      "pending_too_long, unowned, or all (default)");
+  review_start
+      ->add_option("--mode", review_start_args.mode,
+                   "report (findings only), queue (for a manager) or apply")
+      ->capture_default_str();
+  review_start->add_option(
+      "--pending-after", review_start_args.pending_after,
+      "PENDING_TOO_LONG after this long (default: the server's, 7d)");
+  review_start->add_option("--request-id", review_start_args.request_id,
+                           "Idempotency id (default: a fresh random id)");
+  review_start->add_flag("--wait", review_start_args.wait,
+                         "Wait until done, show progress, then a summary; "
+                         "exit 0 only if it succeeded");
+  review_start->add_flag("--no-progress", review_no_progress,
+                         "With --wait: no progress output");
+  review_start->add_option("--poll-interval", review_poll,
+                           "With --wait: how often to ask (default 1s)");
+  custodian::clients::ReviewStatusArgs review_status_args;
+  CLI::App* review_status =
+      review_cmd->add_subcommand("status", "A review's progress and counts");
+  review_status->add_option("review", review_status_args.review, "Review id")
+      ->required();
+  review_status->add_flag("--wait", review_status_args.wait,
+                          "Wait until done (exit 0 only if it succeeded)");
+  review_status->add_flag("--no-progress", review_no_progress,
+                          "With --wait: no progress output");
+  review_status->add_option("--poll-interval", review_poll,
+                            "With --wait: how often to ask (default 1s)");
+  custodian::clients::ReviewListArgs review_list_args;
+  CLI::App* review_list =
+      review_cmd->add_subcommand("list", "Reviews, newest first");
+  review_list->add_option("--page-size", review_list_args.page_size,
+                          "Reviews per page, 0-1000 (0: server default)");
+  review_list->add_option("--page-token", review_list_args.page_token,
+                          "Continue from a previous page");
+  review_list->add_flag("--all", review_list_args.all, "Every page");
+  custodian::clients::ReviewFindingsArgs findings_args;
+  CLI::App* review_findings =
+      review_cmd->add_subcommand("findings", "A review's findings, filtered");
+  review_findings->add_option("review", findings_args.review, "Review id")
+      ->required();
+  review_findings->add_option("--kind", findings_args.kind,
+                              "Only this kind (drift, stale, ...)");
+  review_findings->add_option("--status", findings_args.status,
+                              "open, queued, applied or dismissed");
+  review_findings->add_option("--department", findings_args.department,
+                              "Only this department");
+  review_findings->add_option("--team", findings_args.team, "Only this team");
+  review_findings->add_option("--rep", findings_args.rep, "Only this rep");
+  review_findings->add_option("--page-size", findings_args.page_size,
+                              "Findings per page, 0-1000");
+  review_findings->add_option("--page-token", findings_args.page_token,
+                              "Continue from a previous page");
+  review_findings->add_flag("--all", findings_args.all, "Every page");
+  custodian::clients::ReviewResolveArgs review_apply_args;
+  custodian::clients::ReviewResolveArgs review_dismiss_args;
+  CLI::App* review_apply = review_cmd->add_subcommand(
+      "apply", "Apply findings of a department (by ids or --kind)");
+  CLI::App* review_dismiss = review_cmd->add_subcommand(
+      "dismiss", "Dismiss findings of a department (by ids or --kind)");
+  for (auto [cmd, args] : {std::pair{review_apply, &review_apply_args},
+                           std::pair{review_dismiss, &review_dismiss_args}}) {
+    cmd->add_option("review", args->review, "Review id")->required();
+    cmd->add_option("finding", args->finding_ids, "Finding ids");
+    cmd->add_option("--department", args->department, "Department")->required();
+    cmd->add_option("--kind", args->kind,
+                    "Every open or queued finding of this kind");
+    cmd->add_option("--reason", args->reason, "Why");
+    cmd->add_option("--request-id", args->request_id,
+                    "Idempotency id (default: a fresh random id)");
+  }
+  std::string review_cancel_id;
+  CLI::App* review_cancel =
+      review_cmd->add_subcommand("cancel", "Stop a running review");
+  review_cancel->add_option("review", review_cancel_id, "Review id")
+      ->required();
+  custodian::clients::ReviewReportArgs review_report_args;
+  CLI::App* review_report = review_cmd->add_subcommand(
+      "report", "A review and all its findings as a table, CSV or JSON");
+  review_report->add_option("review", review_report_args.review, "Review id")
+      ->required();
+  CLI::Option* report_format =
+      review_report
+          ->add_option("--format", review_report_args.format,
+                       "table, csv or json")
+          ->capture_default_str();
+
   custodian::clients::DecideArgs approve_args;
   CLI::App* approve_cmd = app.add_subcommand(
       "approve", "Approve a pending ownership: it becomes active");
@@ -815,6 +920,52 @@ int Main(int argc, char** argv) {
   }
   if (appeal_withdraw->parsed()) {
     return RunAppealWithdraw(*connection, appeal_withdraw_args, output);
+  }
+  if (review_start->parsed() || review_status->parsed()) {
+    std::optional<absl::Duration> poll =
+        custodian::clients::ParseTimeout(review_poll);
+    if (!poll) {
+      std::cerr << "custodianctl: --poll-interval: \"" << review_poll
+                << "\" is not a positive duration such as 1s or 500ms\n";
+      return kExitUsage;
+    }
+    custodian::clients::ReviewWaitArgs wait;
+    wait.poll_interval = *poll;
+    if (review_no_progress) {
+      wait.progress = custodian::clients::ProgressStyle::kNone;
+    } else if (isatty(STDERR_FILENO)) {
+      wait.progress = custodian::clients::ProgressStyle::kBar;
+    } else {
+      wait.progress = custodian::clients::ProgressStyle::kLines;
+    }
+    if (review_start->parsed()) {
+      review_start_args.wait_args = wait;
+      return RunReviewStart(*connection, review_start_args, output);
+    }
+    review_status_args.wait_args = wait;
+    return RunReviewStatus(*connection, review_status_args, output);
+  }
+  if (review_list->parsed()) {
+    return RunReviewList(*connection, review_list_args, output);
+  }
+  if (review_findings->parsed()) {
+    return RunReviewFindings(*connection, findings_args, output);
+  }
+  if (review_apply->parsed()) {
+    return RunReviewApply(*connection, review_apply_args, output);
+  }
+  if (review_dismiss->parsed()) {
+    return RunReviewDismiss(*connection, review_dismiss_args, output);
+  }
+  if (review_cancel->parsed()) {
+    return RunReviewCancel(*connection, review_cancel_id, output);
+  }
+  if (review_report->parsed()) {
+    if (report_format->count() == 0 &&
+        format == custodian::clients::OutputFormat::kJson) {
+      review_report_args.format = "json";
+    }
+    return RunReviewReport(*connection, review_report_args, output);
   }
   std::cerr << "custodianctl: no command given (see --help)\n";
   return kExitUsage;

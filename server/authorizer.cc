@@ -146,6 +146,24 @@ constexpr RpcRule kRules[] = {
          Roles({kSys, kRep, kMgr, kArb, kAdm, kAud}))
         .AnyAuthenticated(),
     Rule("custodian.v1.AuditService.ListAuditRecords", Roles({kAdm, kAud})),
+    // Periodic review (issue 9).
+    Rule("custodian.v1.ReviewService.StartReview", Roles({kSys, kAdm}))
+        .Mutation(),
+    Rule("custodian.v1.ReviewService.GetReview",
+         Roles({kSys, kMgr, kAdm, kAud})),
+    Rule("custodian.v1.ReviewService.ListReviews",
+         Roles({kSys, kMgr, kAdm, kAud})),
+    Rule("custodian.v1.ReviewService.ListFindings",
+         Roles({kSys, kMgr, kAdm, kAud}))
+        .Department("department"),
+    Rule("custodian.v1.ReviewService.ApplyFindings", Roles({kMgr, kAdm}))
+        .Department("department")
+        .Mutation(),
+    Rule("custodian.v1.ReviewService.DismissFindings", Roles({kMgr, kAdm}))
+        .Department("department")
+        .Mutation(),
+    Rule("custodian.v1.ReviewService.CancelReview", Roles({kSys, kAdm}))
+        .Mutation(),
 };
 
 // The string field `name` of `request`; "" when it has none or it is unset.

@@ -11,6 +11,7 @@
 #include "custodian/v1/identity_service.pb.h"
 #include "custodian/v1/ownership_service.pb.h"
 #include "custodian/v1/pool_service.pb.h"
+#include "custodian/v1/review_service.pb.h"
 #include "custodian/v1/roster_service.pb.h"
 #include "custodian/v1/ruleset_service.pb.h"
 #include "google/protobuf/descriptor.h"
@@ -132,6 +133,16 @@ const std::map<std::string, std::map<std::string, std::string>>& Matrix() {
             {"admin", ""},
             {"auditor", ""}}},
           {"AuditService.ListAuditRecords", {{"admin", ""}, {"auditor", ""}}},
+          {"ReviewService.StartReview", {{"system", ""}, {"admin", ""}}},
+          {"ReviewService.GetReview",
+           {{"system", ""}, {"manager", ""}, {"admin", ""}, {"auditor", ""}}},
+          {"ReviewService.ListReviews",
+           {{"system", ""}, {"manager", ""}, {"admin", ""}, {"auditor", ""}}},
+          {"ReviewService.ListFindings",
+           {{"system", ""}, {"manager", "D"}, {"admin", ""}, {"auditor", ""}}},
+          {"ReviewService.ApplyFindings", {{"manager", "D"}, {"admin", ""}}},
+          {"ReviewService.DismissFindings", {{"manager", "D"}, {"admin", ""}}},
+          {"ReviewService.CancelReview", {{"system", ""}, {"admin", ""}}},
       };
   return *matrix;
 }
@@ -147,14 +158,16 @@ std::vector<const MethodDescriptor*> AllMethods() {
       &descriptor_table_custodian_2fv1_2fpool_5fservice_2eproto,
       &descriptor_table_custodian_2fv1_2fdispute_5fservice_2eproto,
       &descriptor_table_custodian_2fv1_2fidentity_5fservice_2eproto,
-      &descriptor_table_custodian_2fv1_2faudit_5fservice_2eproto};
+      &descriptor_table_custodian_2fv1_2faudit_5fservice_2eproto,
+      &descriptor_table_custodian_2fv1_2freview_5fservice_2eproto};
   (void)files;
   std::vector<const MethodDescriptor*> methods;
   for (const char* name :
        {"custodian.v1.RulesetService", "custodian.v1.RosterService",
         "custodian.v1.AssignmentService", "custodian.v1.OwnershipService",
         "custodian.v1.PoolService", "custodian.v1.DisputeService",
-        "custodian.v1.IdentityService", "custodian.v1.AuditService"}) {
+        "custodian.v1.IdentityService", "custodian.v1.AuditService",
+        "custodian.v1.ReviewService"}) {
     const ServiceDescriptor* service =
         DescriptorPool::generated_pool()->FindServiceByName(name);
     EXPECT_NE(service, nullptr) << name;

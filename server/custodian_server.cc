@@ -17,6 +17,7 @@
 #include "custodian/v1/audit_service.grpc.pb.h"
 #include "custodian/v1/ownership_service.grpc.pb.h"
 #include "custodian/v1/pool_service.grpc.pb.h"
+#include "custodian/v1/review_service.grpc.pb.h"
 #include "custodian/v1/roster_service.pb.h"
 #include "custodian/v1/ruleset_service.pb.h"
 #include "grpc/health/v1/health.pb.h"
@@ -153,6 +154,7 @@ absl::StatusOr<std::unique_ptr<CustodianServer>> CustodianServer::Create(
       std::thread([s = server.get()] { s->RecycleLoop(); });
   server->appeal_thread_ =
       std::thread([s = server.get()] { s->AppealExpiryLoop(); });
+  RETURN_IF_ERROR(server->review_runner_->ResumeRunning());
 
   const Options& o = server->options_;
   const StartupReport& r = server->startup_;
@@ -195,7 +197,8 @@ absl::StatusOr<std::unique_ptr<CustodianServer>> CustodianServer::Create(
       "custodian.v1.AssignmentService, custodian.v1.OwnershipService, "
       "custodian.v1.PoolService, custodian.v1.DisputeService, "
       "custodian.v1.IdentityService, custodian.v1.AuditService, "
-      "grpc.health.v1.Health and server reflection on ",
+      "custodian.v1.ReviewService, grpc.health.v1.Health and server "
+      "reflection on ",
       server->address_,
       server->health_address_.empty()
           ? std::string()
@@ -403,6 +406,18 @@ absl::Status CustodianServer::BuildOwnership() {
       appeals_.get(), workers_.get(), authorizer_.get());
   audit_service_ = std::make_unique<AuditServiceImpl>(store, workers_.get(),
                                                       authorizer_.get());
+  ReviewRunner::Options review;
+  review.store = store;
+  review.rulesets = rulesets_.get();
+  review.book = book_.get();
+  review.allocator = allocator_.get();
+  review.clock = options_.clock;
+  review.idempotency.window = options_.idempotency_window;
+  review.cooldowns = desk_->CooldownLookup();
+  review.batch_size = options_.review_batch_size;
+  ASSIGN_OR_RETURN(review_runner_, ReviewRunner::Create(std::move(review)));
+  review_service_ = std::make_unique<ReviewServiceImpl>(
+      review_runner_.get(), workers_.get(), authorizer_.get());
   return absl::OkStatus();
 }
 
@@ -431,6 +446,7 @@ absl::Status CustodianServer::Start() {
   builder.RegisterService(dispute_service_.get());
   builder.RegisterService(&identity_service_);
   builder.RegisterService(audit_service_.get());
+  builder.RegisterService(review_service_.get());
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     if (server_ != nullptr) {
@@ -477,7 +493,8 @@ absl::Status CustodianServer::Start() {
                                 v1::PoolService::service_full_name(),
                                 v1::DisputeService::service_full_name(),
                                 v1::IdentityService::service_full_name(),
-                                v1::AuditService::service_full_name()}) {
+                                v1::AuditService::service_full_name(),
+                                v1::ReviewService::service_full_name()}) {
       health->SetServingStatus(service, true);
     }
   }
@@ -648,6 +665,7 @@ absl::Status CustodianServer::Shutdown(absl::Time deadline) {
     health_server_->Wait();
   }
   if (workers_ != nullptr) workers_->Shutdown();
+  if (review_runner_ != nullptr) review_runner_->Shutdown();
   if (sequencer_ != nullptr) sequencer_->Shutdown();
   StopSweeper();
   shutdown_status_ = CloseStore();

@@ -7,12 +7,13 @@
 // custodian.v1.OwnershipService, custodian.v1.PoolService (pool_desk.h),
 // custodian.v1.DisputeService (appeal_desk.h),
 // custodian.v1.IdentityService, custodian.v1.AuditService,
-// grpc.health.v1.Health and server reflection; optionally (Options::
-// health_listen_address) grpc.health.v1.Health alone on a second, plaintext
-// port for probes that cannot do TLS. One background thread
-// deletes expired request-id records; another runs the recycling sweeper
-// (recycling_sweeper.h) every Options::recycling_sweep_interval, and one
-// more the appeal expiry sweeper (appeal_expiry_sweeper.h) as often.
+// custodian.v1.ReviewService (review_runner.h), grpc.health.v1.Health and
+// server reflection; optionally (Options::health_listen_address)
+// grpc.health.v1.Health alone on a second, plaintext port for probes that
+// cannot do TLS. One background thread deletes expired request-id records;
+// another runs the recycling sweeper (recycling_sweeper.h) every
+// Options::recycling_sweep_interval, and one more the appeal expiry sweeper
+// (appeal_expiry_sweeper.h) as often.
 //
 // Every custodian.v1 call is authenticated and authorized (authenticator.h,
 // authorizer.h) by its handler before anything else; health and reflection
@@ -53,6 +54,8 @@
 #include "server/pool_desk.h"
 #include "server/pool_service.h"
 #include "server/recycling_sweeper.h"
+#include "server/review_runner.h"
+#include "server/review_service.h"
 #include "server/roster_registry.h"
 #include "server/roster_service.h"
 #include "server/ruleset_registry.h"
@@ -231,6 +234,10 @@ class CustodianServer {
   std::unique_ptr<AppealExpirySweeper> appeal_sweeper_;
   std::unique_ptr<DisputeServiceImpl> dispute_service_;
   std::unique_ptr<AuditServiceImpl> audit_service_;
+  // Periodic reviews (review_runner.h): threads of their own, stopped
+  // before the store closes; RUNNING reviews resume at start.
+  std::unique_ptr<ReviewRunner> review_runner_;
+  std::unique_ptr<ReviewServiceImpl> review_service_;
 
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

@@ -231,6 +231,12 @@ int Run(int argc, char** argv) {
                "when not. Reads no ruleset, roster, TLS or credential file, "
                "opens no store and listens on nothing (systemd "
                "ExecStartPre=, CI)");
+  int review_batch_size = defaults.review_batch_size;
+  CLI::Option* review_batch_flag =
+      app.add_option("--review-batch-size", review_batch_size,
+                     "customers a periodic review checks per batch; each "
+                     "batch ends with one durable checkpoint (1-100000)")
+          ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -261,6 +267,9 @@ int Run(int argc, char** argv) {
     options.max_request_bytes = max_request_bytes;
   }
   if (workers_flag->count() > 0) options.workers = workers;
+  if (review_batch_flag->count() > 0) {
+    options.review_batch_size = review_batch_size;
+  }
   for (const AuthFlag& f : auth_flags) {
     if (f.option->count() > 0) options.auth.*(f.field) = f.value;
   }

@@ -113,6 +113,7 @@ constexpr absl::string_view kOptionNames[] = {"listen_address",
                                               "recycling_sweep_interval",
                                               "shutdown_grace",
                                               "workers",
+                                              "review_batch_size",
                                               "tls_cert_file",
                                               "tls_key_file",
                                               "tls_client_ca_file",
@@ -198,16 +199,17 @@ std::string SetOption(absl::string_view key, const std::string& value,
     options->max_request_bytes = static_cast<size_t>(bytes);
     return "";
   }
-  if (key == "workers") {
-    int workers = 0;
+  if (key == "workers" || key == "review_batch_size") {
+    int number = 0;
     bool digits = !value.empty();
     for (char c : value) {
       digits = digits && absl::ascii_isdigit(static_cast<unsigned char>(c));
     }
-    if (!digits || !absl::SimpleAtoi(value, &workers)) {
-      return absl::StrCat("\"", value, "\" is not a number of threads");
+    if (!digits || !absl::SimpleAtoi(value, &number)) {
+      return absl::StrCat("\"", value, "\" is not a number of ",
+                          key == "workers" ? "threads" : "customers");
     }
-    options->workers = workers;
+    (key == "workers" ? options->workers : options->review_batch_size) = number;
     return "";
   }
   absl::Duration* duration_option = nullptr;
@@ -389,6 +391,11 @@ absl::Status ValidateOptions(const Options& options) {
     return absl::InvalidArgumentError(absl::StrCat("workers ", options.workers,
                                                    " is not in [", kMinWorkers,
                                                    ", ", kMaxWorkers, "]"));
+  }
+  if (options.review_batch_size < 1 || options.review_batch_size > 100000) {
+    return absl::InvalidArgumentError(absl::StrCat("review_batch_size ",
+                                                   options.review_batch_size,
+                                                   " is not in [1, 100000]"));
   }
   if (options.clock == nullptr) {
     return absl::InvalidArgumentError("clock is null");

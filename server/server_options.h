@@ -93,6 +93,9 @@ struct Options {
   // next pass. The appeal expiry sweeper (appeal_expiry_sweeper.h) runs as
   // often: an appeal past its deadline ends within one interval.
   absl::Duration recycling_sweep_interval = absl::Minutes(5);
+  // Customers a periodic review checks per batch (one checkpoint each),
+  // >= 1. Default: 500.
+  int review_batch_size = 500;
 
   // On SIGTERM/SIGINT: how long in-flight calls may run before they are
   // cancelled (main.cc passes now + this to CustodianServer::Shutdown).

@@ -154,6 +154,22 @@ TEST(ServerOptionsTest, WorkersMustBeFrom1To1024) {
   }
 }
 
+TEST(ServerOptionsTest, ReviewBatchSizeMustBeFrom1To100000) {
+  Options options;
+  EXPECT_EQ(options.review_batch_size, 500);
+  for (int size : {1, 100000}) {
+    options.review_batch_size = size;
+    EXPECT_TRUE(ValidateOptions(options).ok()) << size;
+  }
+  for (int size : {0, -1, 100001}) {
+    options.review_batch_size = size;
+    absl::Status status = ValidateOptions(options);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << size;
+    EXPECT_EQ(status.message(), absl::StrCat("review_batch_size ", size,
+                                             " is not in [1, 100000]"));
+  }
+}
+
 TEST(ServerOptionsTest, SyncedWritesAndAOneDayWindowAreTheDefaults) {
   Options options;
   EXPECT_TRUE(options.sync_writes);
@@ -240,7 +256,8 @@ TEST_F(ConfigFileTest, SetsEveryOptionItNamesAndKeepsTheOthers) {
       "idempotency_window: 36h\n"
       "idempotency_sweep_interval: 5m\n"
       "shutdown_grace: 30s\n"
-      "workers: 8\n");
+      "workers: 8\n"
+      "review_batch_size: 50\n");
   Options options;
   ASSERT_TRUE(LoadOptionsFile(path, &options).ok());
   EXPECT_EQ(options.listen_address, "127.0.0.1:6000");
@@ -254,6 +271,7 @@ TEST_F(ConfigFileTest, SetsEveryOptionItNamesAndKeepsTheOthers) {
   EXPECT_EQ(options.idempotency_sweep_interval, absl::Minutes(5));
   EXPECT_EQ(options.shutdown_grace, absl::Seconds(30));
   EXPECT_EQ(options.workers, 8);
+  EXPECT_EQ(options.review_batch_size, 50);
   EXPECT_TRUE(ValidateOptions(options).ok());
 
   Options partial;

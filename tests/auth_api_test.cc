@@ -21,6 +21,7 @@
 #include "custodian/v1/identity_service.grpc.pb.h"
 #include "custodian/v1/ownership_service.grpc.pb.h"
 #include "custodian/v1/pool_service.grpc.pb.h"
+#include "custodian/v1/review_service.grpc.pb.h"
 #include "custodian/v1/roster_service.grpc.pb.h"
 #include "custodian/v1/ruleset_service.grpc.pb.h"
 #include "gmock/gmock.h"
@@ -189,7 +190,8 @@ std::vector<const MethodDescriptor*> AllMethods() {
       &descriptor_table_custodian_2fv1_2fpool_5fservice_2eproto,
       &descriptor_table_custodian_2fv1_2fdispute_5fservice_2eproto,
       &descriptor_table_custodian_2fv1_2fidentity_5fservice_2eproto,
-      &descriptor_table_custodian_2fv1_2faudit_5fservice_2eproto};
+      &descriptor_table_custodian_2fv1_2faudit_5fservice_2eproto,
+      &descriptor_table_custodian_2fv1_2freview_5fservice_2eproto};
   (void)files;
   std::vector<const MethodDescriptor*> methods;
   for (const RpcRule& rule : RpcRules()) {
