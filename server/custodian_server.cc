@@ -149,11 +149,19 @@ absl::StatusOr<std::unique_ptr<CustodianServer>> CustodianServer::Create(
   RETURN_IF_ERROR(server->Bootstrap());
   RETURN_IF_ERROR(server->BuildOwnership());
   RETURN_IF_ERROR(server->Start());
-  server->sweeper_ = std::thread([s = server.get()] { s->SweepLoop(); });
-  server->recycler_thread_ =
-      std::thread([s = server.get()] { s->RecycleLoop(); });
-  server->appeal_thread_ =
-      std::thread([s = server.get()] { s->AppealExpiryLoop(); });
+  CustodianServer* self = server.get();
+  self->sweeper_ = std::thread([self] {
+    self->RunEvery(self->options_.idempotency_sweep_interval,
+                   [self] { self->IdempotencySweepPass(); });
+  });
+  self->recycler_thread_ = std::thread([self] {
+    self->RunEvery(self->options_.recycling_sweep_interval,
+                   [self] { self->RecyclePass(); });
+  });
+  self->appeal_thread_ = std::thread([self] {
+    self->RunEvery(self->options_.appeal_sweep_interval,
+                   [self] { self->AppealExpiryPass(); });
+  });
   RETURN_IF_ERROR(server->review_runner_->ResumeRunning());
 
   const Options& o = server->options_;
@@ -520,26 +528,30 @@ absl::StatusOr<size_t> CustodianServer::SweepIdempotencyNow() {
   return total;
 }
 
-void CustodianServer::SweepLoop() {
+void CustodianServer::RunEvery(absl::Duration interval,
+                               absl::FunctionRef<void()> pass) {
   sweeper_mu_.Lock();
   while (true) {
-    sweeper_mu_.AwaitWithTimeout(absl::Condition(&stop_sweeper_),
-                                 options_.idempotency_sweep_interval);
+    sweeper_mu_.AwaitWithTimeout(absl::Condition(&stop_sweeper_), interval);
     if (stop_sweeper_) break;
     sweeper_mu_.Unlock();
-    absl::StatusOr<size_t> swept = SweepIdempotencyNow();
-    if (!swept.ok()) {
-      LogError(absl::StrCat(
-          "idempotency sweep failed (retried in ",
-          absl::FormatDuration(options_.idempotency_sweep_interval),
-          "): ", swept.status().ToString()));
-    } else if (*swept > 0) {
-      LogInfo(absl::StrCat("idempotency sweep: deleted ", *swept,
-                           " expired request-id record(s)"));
-    }
+    pass();
     sweeper_mu_.Lock();
   }
   sweeper_mu_.Unlock();
+}
+
+void CustodianServer::IdempotencySweepPass() {
+  absl::StatusOr<size_t> swept = SweepIdempotencyNow();
+  if (!swept.ok()) {
+    LogError(
+        absl::StrCat("idempotency sweep failed (retried in ",
+                     absl::FormatDuration(options_.idempotency_sweep_interval),
+                     "): ", swept.status().ToString()));
+  } else if (*swept > 0) {
+    LogInfo(absl::StrCat("idempotency sweep: deleted ", *swept,
+                         " expired request-id record(s)"));
+  }
 }
 
 absl::StatusOr<RecyclingSweeper::Stats> CustodianServer::SweepRecyclingNow() {
@@ -559,28 +571,19 @@ absl::StatusOr<RecyclingSweeper::Stats> CustodianServer::SweepRecyclingNow() {
   return stats;
 }
 
-void CustodianServer::RecycleLoop() {
-  sweeper_mu_.Lock();
-  while (true) {
-    sweeper_mu_.AwaitWithTimeout(absl::Condition(&stop_sweeper_),
-                                 options_.recycling_sweep_interval);
-    if (stop_sweeper_) break;
-    sweeper_mu_.Unlock();
-    absl::StatusOr<RecyclingSweeper::Stats> stats = SweepRecyclingNow();
-    if (!stats.ok()) {
-      LogError(
-          absl::StrCat("recycling sweep failed (resumed in ",
-                       absl::FormatDuration(options_.recycling_sweep_interval),
-                       "): ", stats.status().ToString()));
-    } else if (stats->recycled > 0 || stats->skipped_no_pool > 0) {
-      LogInfo(absl::StrCat("recycling sweep: examined ", stats->examined,
-                           ", recycled ", stats->recycled, ", protected ",
-                           stats->protected_owner, ", pool missing ",
-                           stats->skipped_no_pool));
-    }
-    sweeper_mu_.Lock();
+void CustodianServer::RecyclePass() {
+  absl::StatusOr<RecyclingSweeper::Stats> stats = SweepRecyclingNow();
+  if (!stats.ok()) {
+    LogError(
+        absl::StrCat("recycling sweep failed (resumed in ",
+                     absl::FormatDuration(options_.recycling_sweep_interval),
+                     "): ", stats.status().ToString()));
+  } else if (stats->recycled > 0 || stats->skipped_no_pool > 0) {
+    LogInfo(absl::StrCat("recycling sweep: examined ", stats->examined,
+                         ", recycled ", stats->recycled, ", protected ",
+                         stats->protected_owner, ", pool missing ",
+                         stats->skipped_no_pool));
   }
-  sweeper_mu_.Unlock();
 }
 
 absl::StatusOr<AppealExpirySweeper::Stats> CustodianServer::SweepAppealsNow() {
@@ -591,28 +594,17 @@ absl::StatusOr<AppealExpirySweeper::Stats> CustodianServer::SweepAppealsNow() {
   return appeal_sweeper_->SweepNow();
 }
 
-void CustodianServer::AppealExpiryLoop() {
-  sweeper_mu_.Lock();
-  while (true) {
-    sweeper_mu_.AwaitWithTimeout(absl::Condition(&stop_sweeper_),
-                                 options_.recycling_sweep_interval);
-    if (stop_sweeper_) break;
-    sweeper_mu_.Unlock();
-    absl::StatusOr<AppealExpirySweeper::Stats> stats = SweepAppealsNow();
-    if (!stats.ok()) {
-      LogError(
-          absl::StrCat("appeal expiry sweep failed (retried in ",
-                       absl::FormatDuration(options_.recycling_sweep_interval),
-                       "): ", stats.status().ToString()));
-    } else if (stats->examined > 0) {
-      LogInfo(absl::StrCat("appeal expiry sweep: ", stats->examined,
-                           " due, upheld ", stats->upheld, ", overturned ",
-                           stats->overturned, ", escalated ",
-                           stats->escalated));
-    }
-    sweeper_mu_.Lock();
+void CustodianServer::AppealExpiryPass() {
+  absl::StatusOr<AppealExpirySweeper::Stats> stats = SweepAppealsNow();
+  if (!stats.ok()) {
+    LogError(absl::StrCat("appeal expiry sweep failed (retried in ",
+                          absl::FormatDuration(options_.appeal_sweep_interval),
+                          "): ", stats.status().ToString()));
+  } else if (stats->examined > 0) {
+    LogInfo(absl::StrCat("appeal expiry sweep: ", stats->examined,
+                         " due, upheld ", stats->upheld, ", overturned ",
+                         stats->overturned, ", escalated ", stats->escalated));
   }
-  sweeper_mu_.Unlock();
 }
 
 void CustodianServer::StopSweeper() {

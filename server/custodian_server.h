@@ -13,7 +13,7 @@
 // cannot do TLS. One background thread deletes expired request-id records;
 // another runs the recycling sweeper (recycling_sweeper.h) every
 // Options::recycling_sweep_interval, and one more the appeal expiry sweeper
-// (appeal_expiry_sweeper.h) as often.
+// (appeal_expiry_sweeper.h) every Options::appeal_sweep_interval.
 //
 // Every custodian.v1 call is authenticated and authorized (authenticator.h,
 // authorizer.h) by its handler before anything else; health and reflection
@@ -33,6 +33,7 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -148,7 +149,7 @@ class CustodianServer {
   absl::StatusOr<RecyclingSweeper::Stats> SweepRecyclingNow();
 
   // Runs one appeal expiry pass (AppealExpirySweeper::SweepNow) as the
-  // background thread does every Options::recycling_sweep_interval.
+  // background thread does every Options::appeal_sweep_interval.
   // FAILED_PRECONDITION after Shutdown; the store's errors.
   absl::StatusOr<AppealExpirySweeper::Stats> SweepAppealsNow();
 
@@ -185,12 +186,13 @@ class CustodianServer {
   absl::Status Start();
   // The first-start path of Create: bootstraps when needed; fills startup_.
   absl::Status Bootstrap();
-  // The sweeper thread's loop: sweeps every interval until stopped.
-  void SweepLoop();
-  // The recycling thread's loop: a pass every interval until stopped.
-  void RecycleLoop();
-  // The appeal expiry thread's loop: a pass every interval until stopped.
-  void AppealExpiryLoop();
+  // A background thread's loop: runs `pass` every `interval` until
+  // StopSweeper (a pass in progress finishes first).
+  void RunEvery(absl::Duration interval, absl::FunctionRef<void()> pass);
+  // The passes of the background threads: run, then log what they did.
+  void IdempotencySweepPass();
+  void RecyclePass();
+  void AppealExpiryPass();
   // Stops the sweeper threads and waits for them. Idempotent.
   void StopSweeper();
   // Closes the store (once) and returns the result.

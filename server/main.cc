@@ -77,7 +77,7 @@ int Run(int argc, char** argv) {
                    "data_dir, sync_writes, "
                    "roster_file, ruleset_file, max_request_bytes, "
                    "idempotency_window, idempotency_sweep_interval, "
-                   "recycling_sweep_interval, "
+                   "recycling_sweep_interval, appeal_sweep_interval, "
                    "shutdown_grace, workers, and the authentication "
                    "options tls_cert_file, tls_key_file, tls_client_ca_file, "
                    "tls_reload_interval, principals_file, token_file, "
@@ -102,6 +102,8 @@ int Run(int argc, char** argv) {
       absl::FormatDuration(defaults.idempotency_sweep_interval);
   std::string recycling_interval =
       absl::FormatDuration(defaults.recycling_sweep_interval);
+  std::string appeal_interval =
+      absl::FormatDuration(defaults.appeal_sweep_interval);
   std::string shutdown_grace = absl::FormatDuration(defaults.shutdown_grace);
   int workers = defaults.workers;
 
@@ -200,8 +202,13 @@ int Run(int argc, char** argv) {
   CLI::Option* recycling_flag =
       app.add_option("--recycling-sweep-interval", recycling_interval,
                      "how often neglected customers are moved back to their "
-                     "pool (policies.recycling) and appeals past their "
-                     "deadline end (policies.disputes.on_expiry)")
+                     "pool (policies.recycling)")
+          ->capture_default_str()
+          ->type_name("DURATION");
+  CLI::Option* appeal_flag =
+      app.add_option("--appeal-sweep-interval", appeal_interval,
+                     "how often appeals past their deadline end "
+                     "(policies.disputes.on_expiry)")
           ->capture_default_str()
           ->type_name("DURATION");
   CLI::Option* grace_flag =
@@ -279,6 +286,8 @@ int Run(int argc, char** argv) {
                        &options.idempotency_sweep_interval) ||
       !SetDurationFlag(recycling_flag, recycling_interval,
                        &options.recycling_sweep_interval) ||
+      !SetDurationFlag(appeal_flag, appeal_interval,
+                       &options.appeal_sweep_interval) ||
       !SetDurationFlag(grace_flag, shutdown_grace, &options.shutdown_grace) ||
       !SetDurationFlag(leeway_flag, jwt_leeway, &options.auth.jwt_leeway)) {
     return kExitUsage;

@@ -111,6 +111,7 @@ constexpr absl::string_view kOptionNames[] = {"listen_address",
                                               "idempotency_window",
                                               "idempotency_sweep_interval",
                                               "recycling_sweep_interval",
+                                              "appeal_sweep_interval",
                                               "shutdown_grace",
                                               "workers",
                                               "review_batch_size",
@@ -221,6 +222,9 @@ std::string SetOption(absl::string_view key, const std::string& value,
   }
   if (key == "recycling_sweep_interval") {
     duration_option = &options->recycling_sweep_interval;
+  }
+  if (key == "appeal_sweep_interval") {
+    duration_option = &options->appeal_sweep_interval;
   }
   if (key == "shutdown_grace") duration_option = &options->shutdown_grace;
   if (key == "tls_reload_interval") {
@@ -378,6 +382,12 @@ absl::Status ValidateOptions(const Options& options) {
   }
   if (absl::Status s = ValidateDuration("recycling_sweep_interval",
                                         options.recycling_sweep_interval,
+                                        absl::ZeroDuration(), false);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ValidateDuration("appeal_sweep_interval",
+                                        options.appeal_sweep_interval,
                                         absl::ZeroDuration(), false);
       !s.ok()) {
     return s;

@@ -90,9 +90,12 @@ struct Options {
   // How often the recycling sweeper (recycling_sweeper.h) moves neglected
   // ownership back to its pool per policies.recycling. Must be > 0. A
   // customer becomes due when its rule starts to hold and is recycled by the
-  // next pass. The appeal expiry sweeper (appeal_expiry_sweeper.h) runs as
-  // often: an appeal past its deadline ends within one interval.
+  // next pass.
   absl::Duration recycling_sweep_interval = absl::Minutes(5);
+  // How often the appeal expiry sweeper (appeal_expiry_sweeper.h) ends the
+  // appeals past their deadline per policies.disputes.on_expiry: an appeal
+  // ends within one interval of its deadline. Must be > 0.
+  absl::Duration appeal_sweep_interval = absl::Minutes(1);
   // Customers a periodic review checks per batch (one checkpoint each),
   // >= 1. Default: 500.
   int review_batch_size = 500;
@@ -141,6 +144,7 @@ absl::StatusOr<absl::Duration> ParseDurationOption(absl::string_view name,
 // whose keys are the option names above (listen_address, data_dir,
 // sync_writes, ruleset_file, roster_file, max_request_bytes,
 // idempotency_window, idempotency_sweep_interval, recycling_sweep_interval,
+// appeal_sweep_interval,
 // shutdown_grace, workers, and the AuthOptions fields: tls_cert_file,
 // tls_key_file, tls_client_ca_file, tls_reload_interval, principals_file,
 // token_file, jwt_hs256_secret_file, jwt_rs256_public_key_file, jwt_issuer,

@@ -193,6 +193,10 @@ TEST(ServerOptionsTest, RefusesNonPositiveOrInfiniteDurationsNamingThem) {
   EXPECT_THAT(std::string(ValidateOptions(options).message()),
               StartsWith("idempotency_sweep_interval "));
   options = Options();
+  options.appeal_sweep_interval = absl::ZeroDuration();
+  EXPECT_THAT(std::string(ValidateOptions(options).message()),
+              StartsWith("appeal_sweep_interval "));
+  options = Options();
   options.shutdown_grace = -absl::Seconds(1);
   EXPECT_THAT(std::string(ValidateOptions(options).message()),
               StartsWith("shutdown_grace "));
@@ -255,6 +259,7 @@ TEST_F(ConfigFileTest, SetsEveryOptionItNamesAndKeepsTheOthers) {
       "max_request_bytes: 16777216\n"
       "idempotency_window: 36h\n"
       "idempotency_sweep_interval: 5m\n"
+      "appeal_sweep_interval: 30s\n"
       "shutdown_grace: 30s\n"
       "workers: 8\n"
       "review_batch_size: 50\n");
@@ -269,6 +274,7 @@ TEST_F(ConfigFileTest, SetsEveryOptionItNamesAndKeepsTheOthers) {
   EXPECT_EQ(options.max_request_bytes, size_t{16} << 20);
   EXPECT_EQ(options.idempotency_window, absl::Hours(36));
   EXPECT_EQ(options.idempotency_sweep_interval, absl::Minutes(5));
+  EXPECT_EQ(options.appeal_sweep_interval, absl::Seconds(30));
   EXPECT_EQ(options.shutdown_grace, absl::Seconds(30));
   EXPECT_EQ(options.workers, 8);
   EXPECT_EQ(options.review_batch_size, 50);
