@@ -328,6 +328,30 @@ absl::StatusOr<int64_t> StageUnfreeze(
                         actor, reason, request_id, appeal.id());
 }
 
+// Stages an APPEAL_STEP event for the timeline entry just added to the open
+// `appeal` (a comment, a vote, an escalation): its FROZEN ownership is
+// unchanged, so the event only tells watchers (WatchOwnershipEvents).
+absl::Status StageAppealStep(storage::Transaction& txn,
+                             MutationEffects& effects,
+                             const OwnershipBook& book,
+                             TeamAllocator& allocator, const v1::Appeal& appeal,
+                             absl::string_view request_id) {
+  ASSIGN_OR_RETURN(v1::Ownership current, LockFrozen(txn, appeal));
+  const v1::AppealEntry& entry = appeal.timeline(appeal.timeline_size() - 1);
+  std::string reason = absl::StrCat(
+      appeal.id(), " ",
+      absl::AsciiStrToLower(v1::AppealEntry::Kind_Name(entry.kind())));
+  if (entry.decision() != v1::AppealVote::DECISION_UNSPECIFIED) {
+    absl::StrAppend(&reason, " ",
+                    v1::AppealVote::Decision_Name(entry.decision()));
+  }
+  if (!entry.text().empty()) absl::StrAppend(&reason, ": ", entry.text());
+  return StageOwnership(txn, effects, book, allocator, current, current,
+                        v1::OwnershipEvent::APPEAL_STEP, entry.actor(), reason,
+                        request_id, appeal.id())
+      .status();
+}
+
 // Appeal-level rights.
 bool MayRule(const v1::Appeal& a, const AppealCaller& caller) {
   return !IsParty(a, caller.actor.id) &&
@@ -723,6 +747,9 @@ absl::Status AppealDesk::StageRuling(storage::Transaction& txn,
                             ": escalated to the managers of department ",
                             appeal.department(), " until ",
                             RfcTime(now + ruling.escalation_sla)));
+      RETURN_IF_ERROR(StageAppealStep(txn, effects, *options_.book,
+                                      *options_.allocator, appeal,
+                                      ruling.request_id));
       return StageAppealRecord(txn, &before, appeal);
     }
     after.set_rep(appeal.claimant());
@@ -837,6 +864,9 @@ absl::StatusOr<v1::Appeal> AppealDesk::CastVote(
           *outcome = absl::StrCat("OK: vote recorded; ",
                                   v1::Appeal::State_Name(appeal.state()));
         } else {
+          RETURN_IF_ERROR(StageAppealStep(txn, effects, *options_.book,
+                                          *options_.allocator, appeal,
+                                          request.request_id()));
           RETURN_IF_ERROR(StageAppealRecord(txn, &before, appeal));
         }
         return absl::OkStatus();
@@ -965,7 +995,7 @@ absl::StatusOr<v1::Appeal> AppealDesk::CommentOnAppeal(
   RETURN_IF_ERROR(Mutate(
       kCommentOnAppealMethod, caller, request.request_id(), fingerprint,
       &response,
-      [&](storage::Transaction& txn, MutationEffects&, absl::Time now,
+      [&](storage::Transaction& txn, MutationEffects& effects, absl::Time now,
           std::string* outcome) -> absl::Status {
         const std::string& me = caller.actor.id;
         v1::Appeal before;
@@ -980,6 +1010,9 @@ absl::StatusOr<v1::Appeal> AppealDesk::CommentOnAppeal(
             },
             &before, &appeal));
         AddEntry(appeal, now, me, v1::AppealEntry::COMMENT, request.text());
+        RETURN_IF_ERROR(StageAppealStep(txn, effects, *options_.book,
+                                        *options_.allocator, appeal,
+                                        request.request_id()));
         RETURN_IF_ERROR(StageAppealRecord(txn, &before, appeal));
         *outcome = "OK: commented";
         return absl::OkStatus();
@@ -1133,6 +1166,8 @@ absl::StatusOr<AppealDesk::ExpiryOutcome> AppealDesk::Expire(
               appeal, now, kSweeperActor, v1::AppealEntry::ESCALATION,
               absl::StrCat("escalated to the managers of department ",
                            appeal.department(), " until ", RfcTime(now + sla)));
+          RETURN_IF_ERROR(StageAppealStep(txn, effects, *options_.book,
+                                          *options_.allocator, appeal, ""));
           RETURN_IF_ERROR(StageAppealRecord(txn, &before, appeal));
           outcome = ExpiryOutcome::kEscalated;
         } else {

@@ -32,6 +32,7 @@ using testing::BadFields;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using testing::SetDeadline;
+using ::testing::StartsWith;
 using v1::AppealVote;
 
 struct Token {
@@ -319,12 +320,21 @@ TEST_F(DisputeApiTest, UpheldByThePanelFreezesThenUnfreezesAndIsWatched) {
   EXPECT_EQ(Owner("c1").state(), v1::Ownership::ACTIVE);
   EXPECT_EQ(Owner("c1").rep(), "liu.yang");
 
-  // The freeze and the ruling are ownership events linked to the appeal,
-  // in the history and in the watch stream.
+  // The freeze, the first vote (a step) and the ruling are ownership events
+  // linked to the appeal, in the history and in the watch stream.
   std::vector<v1::OwnershipEvent> events = Events("c1");
-  ASSERT_GE(events.size(), 3u);
-  const v1::OwnershipEvent& freeze = events[events.size() - 2];
+  ASSERT_GE(events.size(), 4u);
+  const v1::OwnershipEvent& freeze = events[events.size() - 3];
+  const v1::OwnershipEvent& step = events[events.size() - 2];
   const v1::OwnershipEvent& ruling = events.back();
+  EXPECT_EQ(step.cause(), v1::OwnershipEvent::APPEAL_STEP);
+  EXPECT_EQ(step.actor(), "wang.fang");
+  EXPECT_EQ(step.appeal_id(), a.id());
+  EXPECT_THAT(step.reason(), StartsWith(absl::StrCat(a.id(), " vote UPHOLD")));
+  EXPECT_EQ(step.before().SerializeAsString(),
+            freeze.after().SerializeAsString());
+  EXPECT_EQ(step.after().state(), v1::Ownership::FROZEN);
+  EXPECT_EQ(step.after().rep(), "liu.yang");
   EXPECT_EQ(freeze.cause(), v1::OwnershipEvent::APPEAL);
   EXPECT_EQ(freeze.after().state(), v1::Ownership::FROZEN);
   EXPECT_EQ(freeze.appeal_id(), a.id());
@@ -341,6 +351,9 @@ TEST_F(DisputeApiTest, UpheldByThePanelFreezesThenUnfreezesAndIsWatched) {
   ASSERT_TRUE(reader->Read(&e));
   EXPECT_EQ(e.appeal_id(), a.id());
   EXPECT_EQ(e.cause(), v1::OwnershipEvent::APPEAL);
+  ASSERT_TRUE(reader->Read(&e));
+  EXPECT_EQ(e.appeal_id(), a.id());
+  EXPECT_EQ(e.cause(), v1::OwnershipEvent::APPEAL_STEP);
   ASSERT_TRUE(reader->Read(&e));
   EXPECT_EQ(e.appeal_id(), a.id());
   EXPECT_EQ(e.cause(), v1::OwnershipEvent::APPEAL_RULING);
@@ -483,6 +496,15 @@ TEST_F(DisputeApiTest, ExpiryEscalatesToTheManagersWithANewDeadline) {
   EXPECT_EQ(stats->escalated, 1);
   v1::Appeal escalated = GetAppeal(a.id());
   EXPECT_EQ(escalated.state(), v1::Appeal::ESCALATED);
+  // Watchers learn of the escalation: an APPEAL_STEP event by custodiand.
+  const v1::OwnershipEvent last = Events("c1").back();
+  EXPECT_EQ(last.cause(), v1::OwnershipEvent::APPEAL_STEP);
+  EXPECT_EQ(last.actor(), "custodiand");
+  EXPECT_THAT(last.reason(),
+              StartsWith(absl::StrCat(a.id(),
+                                      " escalation: escalated to the "
+                                      "managers of department sales")));
+  EXPECT_EQ(last.after().state(), v1::Ownership::FROZEN);
   EXPECT_EQ(escalated.deadline().seconds(),
             absl::ToUnixSeconds(clock_.Now() + absl::Hours(24 * 7)));
   // The manager's inbox holds it; the arbiter's does not any more.
@@ -559,6 +581,12 @@ TEST_F(DisputeApiTest, ARestartInTheMiddleOfAVoteKeepsEveryVote) {
   ASSERT_TRUE(Call("tok-liu", disputes_.get(),
                    &v1::DisputeService::Stub::CommentOnAppeal, c, &commented)
                   .ok());
+  const v1::OwnershipEvent comment_event = Events("c1").back();
+  EXPECT_EQ(comment_event.cause(), v1::OwnershipEvent::APPEAL_STEP);
+  EXPECT_EQ(comment_event.actor(), "liu.yang");
+  EXPECT_EQ(comment_event.reason(),
+            absl::StrCat(a.id(), " comment: I have the visit report"));
+  EXPECT_EQ(comment_event.request_id(), "comment-1");
   Stop();
   Start();
   v1::Appeal kept = GetAppeal(a.id());
