@@ -11,8 +11,10 @@
 //   3. a REPORT review of every check over the whole store, alone: wall time,
 //      customers per second, peak RSS (getrusage ru_maxrss);
 //   4. a second REPORT review while 8 threads Assign new customers for as
-//      long as the review runs: Assign throughput during a review, and its
-//      ratio to the baseline (the target: >= 70%).
+//      long as the review runs: Assign throughput during a review;
+//   5. Assign alone once more (caches now as warm as in step 4); the ratio
+//      of step 4 to the better of steps 2 and 5 (the target:
+//      >= 70%).
 // Build Release (see docs/performance.md) and run on an otherwise idle
 // machine; figures from a machine busy compiling are not comparable.
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
@@ -31,6 +34,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "bench/workload.h"
@@ -264,11 +268,19 @@ int Main() {
   const double during = AssignWhile(*stack.assigner, next, [&] {
     return Done(*stack.runner, second_name, &second);
   });
+  const double review_seconds =
+      absl::ToDoubleSeconds(absl::Now() - second_start);
+  // Alone once more, now that the caches are as warm as during the review:
+  // the ratio is taken against the better of the two runs alone.
+  const absl::Time again_until = absl::Now() + absl::Seconds(assign_seconds);
+  const double again = AssignWhile(*stack.assigner, next,
+                                   [&] { return absl::Now() >= again_until; });
+  const double best = std::max(baseline, again);
   std::printf(
-      "assign during a review: %.0f calls/s = %.0f%% of alone; the review "
-      "took %.1f s with Assign running\n",
-      during, 100.0 * during / baseline,
-      absl::ToDoubleSeconds(absl::Now() - second_start));
+      "assign alone again: %.0f calls/s\n"
+      "assign during a review: %.0f calls/s = %.0f%% of the better run alone; "
+      "the review took %.1f s with Assign running\n",
+      again, during, 100.0 * during / best, review_seconds);
   std::error_code ec;
   std::filesystem::remove_all(tmpl, ec);
   return 0;
@@ -277,4 +289,8 @@ int Main() {
 }  // namespace
 }  // namespace custodian::bench
 
-int main() { return custodian::bench::Main(); }
+int main() {
+  // As custodiand does (server/main.cc): no mutex deadlock graph.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  return custodian::bench::Main();
+}
