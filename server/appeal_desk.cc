@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "rules/names.h"
+#include "server/cooldowns.h"
 #include "server/pool_desk.h"
 #include "server/recycling_sweeper.h"
 #include "server/request_checks.h"
@@ -757,6 +758,8 @@ absl::Status AppealDesk::StageRuling(storage::Transaction& txn,
     after.clear_rule_id();
     after.set_drifted(false);
     after.clear_explanation();
+    // The owner overruled loses the customer (server/cooldowns.h).
+    RETURN_IF_ERROR(StageLossCooldown(txn, roster, &current, after, now));
   }
   std::string reason = ruling.reason;
   if (overridden) {

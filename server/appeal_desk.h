@@ -40,7 +40,8 @@
 //
 // A ruling: UPHOLD makes the ownership ACTIVE again (cause APPEAL_RULING);
 // OVERTURN moves it to the claimant (ACTIVE, the claimant's team in the
-// department, cause APPEAL_RULING) after a capacity reservation in the
+// department, cause APPEAL_RULING; the overruled owner gets a cooldown for
+// the customer, cooldowns.h) after a capacity reservation in the
 // shared TeamAllocator: a claimant at capacity (or away) fails the ruling with
 // FAILED_PRECONDITION unless override_capacity (with override_reason). When
 // the panel's quorum or expiry would overturn to a claimant at capacity, the

@@ -266,6 +266,9 @@ TEST_F(AppealDeskTest, ThePanelDecidesAtQuorumAndOverturningMovesTheOwner) {
   EXPECT_EQ(o.team(), "t");
   EXPECT_EQ(Owned("r1"), 0);
   EXPECT_EQ(Owned("r2"), 1);
+  // The overruled owner lost it: p1's 30 days (server/cooldowns.h).
+  EXPECT_TRUE(desk_->InCooldown("c1", "sales", "r1"));
+  EXPECT_FALSE(desk_->InCooldown("c1", "sales", "r2"));
   const v1::OwnershipEvent last = Events("c1").back();
   EXPECT_EQ(last.cause(), v1::OwnershipEvent::APPEAL_RULING);
   EXPECT_EQ(last.appeal_id(), a->id());
@@ -311,6 +314,8 @@ TEST_F(AppealDeskTest, UpholdingUnfreezesAndOpensTheReappealWindow) {
   EXPECT_EQ(r->ruled_by(), "mgr");
   EXPECT_EQ(Get("c1").state(), v1::Ownership::ACTIVE);
   EXPECT_EQ(Get("c1").rep(), "r1");
+  EXPECT_FALSE(desk_->InCooldown("c1", "sales", "r1"));
+  EXPECT_FALSE(desk_->InCooldown("c1", "sales", "r2"));
   clock_.Advance(absl::Hours(24 * 30) - absl::Seconds(1));
   auto early = File("c1", "r2");
   EXPECT_EQ(early.status().code(), absl::StatusCode::kFailedPrecondition);

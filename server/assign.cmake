@@ -22,7 +22,7 @@ endif()
 # (one transaction per change). See server/assignment_planner.h and
 # server/assigner.h.
 add_library(custodian_assign assignment_planner.cc assigner.cc mutation.cc
-  duplicate_index.cc)
+  cooldowns.cc duplicate_index.cc)
 target_compile_options(custodian_assign PRIVATE ${CUSTODIAN_WARNINGS})
 target_link_libraries(custodian_assign
   PUBLIC custodian_assign_core custodian_book custodian_domain custodian_rules

@@ -15,6 +15,7 @@
 #include "custodian/storage/v1/records.pb.h"
 #include "rules/names.h"
 #include "rules/validator.h"
+#include "server/cooldowns.h"
 #include "server/duplicate_index.h"
 #include "server/mutation.h"
 #include "server/request_checks.h"
@@ -472,6 +473,11 @@ absl::Status Assigner::StageAssign(storage::Transaction& txn,
   for (DepartmentPlan& d : plan.departments) {
     v1::DepartmentAssignment* out = response->add_departments();
     if (d.changed) {
+      // policies.on_drift: reassign takes it from its rep
+      // (server/cooldowns.h); a new customer has no before.
+      RETURN_IF_ERROR(StageLossCooldown(
+          txn, *roster, d.before.has_value() ? &*d.before : nullptr, d.after,
+          now));
       ChangeSpec spec;
       spec.after = d.after;
       spec.cause = d.cause;
@@ -781,6 +787,9 @@ absl::StatusOr<v1::Ownership> Assigner::Transfer(
         plan.changed = true;
         plan.owned_deltas =
             OwnedDeltas(current.has_value() ? &*current : nullptr, after);
+        RETURN_IF_ERROR(StageLossCooldown(
+            txn, *roster, current.has_value() ? &*current : nullptr, after,
+            now));
         for (const OwnedDelta& a : plan.Adjustments()) {
           RETURN_IF_ERROR(options_.allocator->Preload(a.department, a.rep_id));
         }

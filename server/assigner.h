@@ -36,7 +36,9 @@
 // the customer (Options::cooldowns, PoolDesk::CooldownLookup); the plan of
 // a NEW customer goes through RouteDuplicates (duplicate_index.h:
 // policies.duplicates), and every staged customer record stages its
-// duplicate-key index entries in the same commit (StageDuplicateKeys).
+// duplicate-key index entries in the same commit (StageDuplicateKeys). A
+// change that takes a customer from its rep (Transfer, on_drift reassign)
+// stages that rep's cooldown in the same commit (cooldowns.h).
 //
 // Idempotency (AIP-155): every mutation takes a request_id; its first
 // successful answer is stored in the same commit, and a retry with the same

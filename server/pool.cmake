@@ -33,7 +33,7 @@ target_link_libraries(custodian_pool
 
 if(CUSTODIAN_BUILD_TESTS)
   add_executable(pool_test pool_desk_test.cc recycling_sweeper_test.cc
-    duplicate_index_test.cc)
+    duplicate_index_test.cc cooldowns_test.cc)
   target_compile_options(pool_test PRIVATE ${CUSTODIAN_WARNINGS})
   target_link_libraries(pool_test PRIVATE custodian_pool
     Threads::Threads GTest::gtest_main GTest::gmock)

@@ -11,6 +11,7 @@
 #include "common/status_macros.h"
 #include "custodian/storage/v1/records.pb.h"
 #include "rules/names.h"
+#include "server/cooldowns.h"
 #include "server/duplicate_index.h"
 #include "server/duplicate_keys.h"
 #include "server/mutation.h"
@@ -192,22 +193,6 @@ ReadCustomerForUpdate(storage::Transaction& txn,
   return std::optional<storage::v1::CustomerRecord>(std::move(record));
 }
 
-absl::Duration PoolCooldown(const v1::PoolSettings& settings) {
-  if (!settings.has_cooldown()) return absl::ZeroDuration();
-  return absl::Seconds(settings.cooldown().seconds()) +
-         absl::Nanoseconds(settings.cooldown().nanos());
-}
-
-std::string CooldownKey(absl::string_view department,
-                        absl::string_view customer_id, absl::string_view rep) {
-  return KeyBuilder()
-      .AddString("cooldown")
-      .AddString(department)
-      .AddString(customer_id)
-      .AddString(rep)
-      .Build();
-}
-
 std::string ClaimDayPrefix(absl::string_view department, absl::string_view pool,
                            absl::string_view rep) {
   return KeyBuilder()
@@ -228,35 +213,6 @@ std::string ClaimDayKey(absl::string_view department, absl::string_view pool,
 int64_t UtcDay(absl::Time t) {
   const int64_t seconds = absl::ToUnixSeconds(t);  // rounds down
   return seconds >= 0 ? seconds / 86400 : -((-seconds + 86399) / 86400);
-}
-
-absl::Status StageCooldown(storage::Transaction& txn,
-                           absl::string_view department,
-                           absl::string_view customer_id, absl::string_view rep,
-                           absl::Time until) {
-  const std::string key = CooldownKey(department, customer_id, rep);
-  std::string value;
-  absl::Status s = txn.GetForUpdate(Table::kIndexes, key, &value);
-  if (s.ok()) {
-    ASSIGN_OR_RETURN(const int64_t stored, storage::DecodeCounter(value));
-    if (absl::FromUnixMicros(stored) >= until) return absl::OkStatus();
-  } else if (!absl::IsNotFound(s)) {
-    return s;
-  }
-  return txn.Put(Table::kIndexes, key,
-                 storage::EncodeCounter(absl::ToUnixMicros(until)));
-}
-
-absl::StatusOr<std::optional<absl::Time>> ReadCooldown(
-    storage::Snapshot& snapshot, absl::string_view department,
-    absl::string_view customer_id, absl::string_view rep) {
-  std::string value;
-  absl::Status s = snapshot.Get(
-      Table::kIndexes, CooldownKey(department, customer_id, rep), &value);
-  if (absl::IsNotFound(s)) return std::optional<absl::Time>();
-  RETURN_IF_ERROR(s);
-  ASSIGN_OR_RETURN(const int64_t us, storage::DecodeCounter(value));
-  return std::optional<absl::Time>(absl::FromUnixMicros(us));
 }
 
 absl::StatusOr<std::unique_ptr<PoolDesk>> PoolDesk::Create(Options options) {
@@ -318,11 +274,7 @@ PoolDesk::CooldownLookup() const {
         absl::StatusOr<std::unique_ptr<storage::Snapshot>> snapshot =
             options_.store->NewSnapshot();
         if (snapshot.ok()) {
-          const std::string prefix = KeyBuilder()
-                                         .AddString("cooldown")
-                                         .AddString(department)
-                                         .AddString(customer)
-                                         .Build();
+          const std::string prefix = CooldownPrefix(department, customer);
           std::unique_ptr<storage::ScanIterator> scan =
               (*snapshot)->Scan(Table::kIndexes, prefix);
           for (; scan->Valid(); scan->Next()) {

@@ -1,10 +1,10 @@
 // PoolDesk: the public pool (公海) over the Store, independent of gRPC:
-// ListPool, Claim, Release and RecordActivity, and the cooldown records
-// that Claim and the planner consult. Uses the same store, ownership book,
-// team allocator and ruleset registry as the Assigner, and the same write
-// discipline (server/mutation.h, assigner.h): every mutation is ONE locking
-// transaction with the idempotency lookup, GetForUpdate of every record the
-// decision depends on, OwnershipBook::Stage of the change (record, event,
+// ListPool, Claim, Release and RecordActivity, and the cooldown lookup the
+// planner consults (the records: server/cooldowns.h). Uses the same store,
+// ownership book, team allocator and ruleset registry as the Assigner, and the
+// same write discipline (server/mutation.h, assigner.h): every mutation is ONE
+// locking transaction with the idempotency lookup, GetForUpdate of every record
+// the decision depends on, OwnershipBook::Stage of the change (record, event,
 // indexes, counters), the pool's own records (cooldowns, daily claim
 // counts) and the idempotency answer, committed together; capacity
 // reservations are finished in the allocator after the commit. (An audit
@@ -19,8 +19,8 @@
 //     suggests filing an appeal), or the claimant owns it already;
 //   - FROZEN (an appeal is open), UNOWNED (in no pool);
 //   - cooldown: the rep released or lost this customer in this department
-//     less than the pool's `cooldown` ago (the record holds until when; a
-//     claim at exactly that instant is allowed);
+//     and its cooldown (server/cooldowns.h) has not ended (a claim at
+//     exactly its end is allowed);
 //   - daily limit: the rep already claimed `claim_limit_per_day` customers
 //     from this pool on this UTC calendar day (0 = no limit);
 //   - holding limit: the rep owns as many customers in the department as
@@ -47,9 +47,7 @@
 // be short, with a next_page_token).
 //
 // Stored layout (storage/README.md "Domain keys"):
-//   kIndexes ("cooldown", department, customer, rep)
-//                -> until: EncodeCounter(Unix microseconds)
-//            ("claims_day", department, pool, rep, day: int64)
+//   kIndexes ("claims_day", department, pool, rep, day: int64)
 //                -> EncodeCounter(claims that UTC day, day = days since
 //                   1970-01-01); a rep's first claim of a day from a pool
 //                   deletes its records of earlier days there, so at most
@@ -80,6 +78,7 @@
 #include "custodian/v1/ownership.pb.h"
 #include "custodian/v1/pool.pb.h"
 #include "server/assignment_planner.h"
+#include "server/cooldowns.h"
 #include "server/idempotency.h"
 #include "server/ownership_book.h"
 #include "server/ruleset_registry.h"
@@ -96,8 +95,6 @@ inline constexpr absl::string_view kRecordActivityMethod =
     "custodian.v1.PoolService/RecordActivity";
 
 // Keys (see the top of this file).
-std::string CooldownKey(absl::string_view department,
-                        absl::string_view customer_id, absl::string_view rep);
 std::string ClaimDayKey(absl::string_view department, absl::string_view pool,
                         absl::string_view rep, int64_t day);
 // The prefix of every ClaimDayKey of (department, pool, rep).
@@ -106,20 +103,6 @@ std::string ClaimDayPrefix(absl::string_view department, absl::string_view pool,
 // The UTC calendar day of `t`: days since 1970-01-01 (floor).
 int64_t UtcDay(absl::Time t);
 
-// Stages a cooldown of `rep` for (customer, department) until `until`,
-// keeping a later one already stored. No-op when until <= now (a zero
-// cooldown). Store errors.
-absl::Status StageCooldown(storage::Transaction& txn,
-                           absl::string_view department,
-                           absl::string_view customer_id, absl::string_view rep,
-                           absl::Time until);
-
-// The end of `rep`'s cooldown for (customer, department) as `get` reads
-// it; nullopt when there is none. DATA_LOSS when it does not parse.
-absl::StatusOr<std::optional<absl::Time>> ReadCooldown(
-    storage::Snapshot& snapshot, absl::string_view department,
-    absl::string_view customer_id, absl::string_view rep);
-
 // Helpers shared with the recycling sweeper.
 // The stored roster, indexed (read without a lock, as the Assigner reads
 // it); an empty one when none was applied. DATA_LOSS when it does not parse.
@@ -127,8 +110,6 @@ absl::StatusOr<RosterIndex> ReadStoredRoster(storage::Transaction& txn);
 // The customer record, read with GetForUpdate; nullopt when absent.
 absl::StatusOr<std::optional<storage::v1::CustomerRecord>>
 ReadCustomerForUpdate(storage::Transaction& txn, absl::string_view customer_id);
-// A pool's cooldown; zero when unset.
-absl::Duration PoolCooldown(const v1::PoolSettings& settings);
 
 class PoolDesk {
  public:

@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "rules/names.h"
+#include "server/cooldowns.h"
 #include "server/mutation.h"
 #include "server/pool_desk.h"
 #include "server/request_checks.h"
@@ -1129,6 +1130,13 @@ absl::StatusOr<v1::FindingResult> ReviewRunner::ApplyOne(
                                 : OwnedDeltas(nullptr, plan.after);
         for (const OwnedDelta& a : plan.Adjustments()) {
           RETURN_IF_ERROR(options_.allocator->Preload(a.department, a.rep_id));
+        }
+        // A rep re-routed away or trimmed loses the customer; one who left
+        // gets no cooldown (server/cooldowns.h).
+        if (finding.kind() != v1::ORPHANED) {
+          RETURN_IF_ERROR(StageLossCooldown(
+              txn, roster, current.has_value() ? &*current : nullptr,
+              plan.after, now));
         }
         ChangeSpec spec;
         spec.after = plan.after;

@@ -43,7 +43,9 @@
 // eligible owner: not applied (skipped_reason says why). A DRIFT or
 // OVER_CAPACITY fix of an owner protected by policies.protection.new_owner
 // (now < since + new_owner) is not applied either. STALE and
-// PENDING_TOO_LONG are never fixed automatically.
+// PENDING_TOO_LONG are never fixed automatically. The rep a DRIFT or
+// OVER_CAPACITY fix takes the customer from gets a cooldown for it
+// (cooldowns.h); a rep who left (ORPHANED) does not.
 //
 // Stored layout:
 //   kOperations ("review", id)            -> storage.v1.ReviewRecord

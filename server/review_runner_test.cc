@@ -272,6 +272,7 @@ TEST_F(ReviewRunnerTest, FrozenOwnershipIsNeverReportedOrChanged) {
   ASSERT_EQ(findings.size(), 1u);
   EXPECT_EQ(findings[0].customer_id(), "n2");
   EXPECT_EQ(findings[0].status(), v1::Finding::APPLIED);
+  EXPECT_FALSE(desk_->InCooldown("n2", "sales", "r2"));  // r2 left
   EXPECT_EQ(Get("n1").state(), v1::Ownership::FROZEN);
   EXPECT_EQ(Get("n1").rep(), "r1");
   EXPECT_EQ(ReviewEvents("n1"), 0);
@@ -315,6 +316,9 @@ TEST_F(ReviewRunnerTest, OverCapacityTrimsTheLeastRecentActivity) {
   EXPECT_EQ(Get(of_r2[0]).rep(), "r2");
   EXPECT_NE(Get(of_r2[1]).rep(), "r2");
   EXPECT_EQ(Owned("r2"), 1);
+  // The trimmed customer cools for r2 (server/cooldowns.h); the kept one not.
+  EXPECT_TRUE(desk_->InCooldown(of_r2[1], "sales", "r2"));
+  EXPECT_FALSE(desk_->InCooldown(of_r2[0], "sales", "r2"));
   EXPECT_EQ(ReviewEvents(of_r2[1]), 1);
 }
 
