@@ -437,11 +437,14 @@ absl::Status Assigner::StageAssign(storage::Transaction& txn,
   input.in_cooldown = CooldownFor(job.customer->id(), current);
   ASSIGN_OR_RETURN(AssignmentPlan plan,
                    planner_.Plan(input, PickMode::kReserve));
+  // The customer's match keys, normalized once for the whole intake.
+  std::optional<std::vector<DuplicateKey>> keys;
   if (!stored.has_value()) {  // duplicate matching on intake
-    RETURN_IF_ERROR(LockDuplicateKeys(txn, *job.customer));
-    RETURN_IF_ERROR(RouteDuplicates(txn, planner_, *job.customer, *roster,
-                                    job.active.ruleset->ruleset().policies(),
-                                    &plan));
+    ASSIGN_OR_RETURN(keys, AllDuplicateKeysOf(*job.customer));
+    RETURN_IF_ERROR(LockDuplicateKeys(txn, *keys));
+    RETURN_IF_ERROR(
+        RouteDuplicates(txn, planner_, *job.customer, *keys, *roster,
+                        job.active.ruleset->ruleset().policies(), &plan));
   }
   for (const DepartmentPlan& d : plan.departments) {
     for (const OwnedDelta& a : d.Adjustments()) {
@@ -462,9 +465,12 @@ absl::Status Assigner::StageAssign(storage::Transaction& txn,
     RETURN_IF_ERROR(
         options_.book->StageCustomer(txn, record, &effects.won_changes)
             .status());
+    if (!keys.has_value()) {
+      ASSIGN_OR_RETURN(keys, AllDuplicateKeysOf(*job.customer));
+    }
     RETURN_IF_ERROR(StageDuplicateKeys(
-        txn, stored.has_value() ? &stored->customer() : nullptr,
-        *job.customer));
+        txn, stored.has_value() ? &stored->customer() : nullptr, *job.customer,
+        *keys));
   }
 
   response->set_customer_id(job.customer->id());
@@ -593,9 +599,11 @@ absl::StatusOr<v1::AssignResponse> Assigner::Evaluate(
   absl::Status known =
       snapshot->Get(Table::kCustomers, CustomerKey(customer.id()), &record);
   if (absl::IsNotFound(known)) {
-    RETURN_IF_ERROR(RouteDuplicates(*snapshot, planner_, customer, *roster,
-                                    active.ruleset->ruleset().policies(),
-                                    &plan));
+    ASSIGN_OR_RETURN(std::vector<DuplicateKey> keys,
+                     AllDuplicateKeysOf(customer));
+    RETURN_IF_ERROR(
+        RouteDuplicates(*snapshot, planner_, customer, keys, *roster,
+                        active.ruleset->ruleset().policies(), &plan));
   } else {
     RETURN_IF_ERROR(known);
   }

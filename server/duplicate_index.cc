@@ -33,13 +33,32 @@ google::protobuf::RepeatedField<int> AllKinds() {
   return kinds;
 }
 
-// Reader: Transaction or Snapshot (both have Get and Scan).
+// The keys of `all` (every kind, as AllDuplicateKeysOf) of the kinds in
+// `match_on`, in match_on's order. INVALID_ARGUMENT naming "match_on" for
+// MATCH_KEY_UNSPECIFIED or an unknown kind (as DuplicateKeysOf).
+absl::StatusOr<std::vector<DuplicateKey>> KeysOfKinds(
+    const std::vector<DuplicateKey>& all,
+    const google::protobuf::RepeatedField<int>& match_on) {
+  std::vector<DuplicateKey> keys;
+  for (int i = 0; i < match_on.size(); ++i) {
+    const int kind = match_on[i];
+    if (kind != v1::TAX_ID && kind != v1::EMAIL_DOMAIN && kind != v1::NAME) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("match_on[", i, "]: ", kind, " is not a match key"));
+    }
+    for (const DuplicateKey& k : all) {
+      if (k.kind == kind) keys.push_back(k);
+    }
+  }
+  return keys;
+}
+
+// Reader: Transaction or Snapshot (both have Get and Scan). `keys` in
+// match_on order.
 template <typename Reader>
 absl::StatusOr<std::vector<v1::DuplicateMatch>> Find(
     Reader& reader, const v1::Customer& customer,
-    const google::protobuf::RepeatedField<int>& match_on) {
-  ASSIGN_OR_RETURN(std::vector<DuplicateKey> keys,
-                   DuplicateKeysOf(customer, match_on));
+    const std::vector<DuplicateKey>& keys) {
   std::vector<v1::DuplicateMatch> out;
   absl::flat_hash_set<std::string> seen;
   for (const DuplicateKey& key : keys) {
@@ -122,23 +141,23 @@ absl::Status LockPrefixes(storage::Transaction& txn,
 
 }  // namespace
 
+absl::StatusOr<std::vector<DuplicateKey>> AllDuplicateKeysOf(
+    const v1::Customer& customer) {
+  return DuplicateKeysOf(customer, AllKinds());
+}
+
 absl::Status LockDuplicateKeys(storage::Transaction& txn,
-                               const v1::Customer& customer) {
-  ASSIGN_OR_RETURN(std::vector<DuplicateKey> keys,
-                   DuplicateKeysOf(customer, AllKinds()));
+                               const std::vector<DuplicateKey>& keys) {
   return LockPrefixes(txn, keys);
 }
 
 absl::Status StageDuplicateKeys(storage::Transaction& txn,
                                 const v1::Customer* before,
-                                const v1::Customer& after) {
-  const google::protobuf::RepeatedField<int> kinds = AllKinds();
-  ASSIGN_OR_RETURN(std::vector<DuplicateKey> new_keys,
-                   DuplicateKeysOf(after, kinds));
+                                const v1::Customer& after,
+                                const std::vector<DuplicateKey>& new_keys) {
   std::vector<DuplicateKey> old_keys;
   if (before != nullptr) {
-    absl::StatusOr<std::vector<DuplicateKey>> old =
-        DuplicateKeysOf(*before, kinds);
+    absl::StatusOr<std::vector<DuplicateKey>> old = AllDuplicateKeysOf(*before);
     // A stored value that no longer normalizes has no entry to delete.
     if (old.ok()) old_keys = *std::move(old);
   }
@@ -165,15 +184,11 @@ absl::Status StageDuplicateKeys(storage::Transaction& txn,
 }
 
 absl::StatusOr<std::vector<v1::DuplicateMatch>> FindDuplicates(
-    storage::Transaction& txn, const v1::Customer& customer,
-    const google::protobuf::RepeatedField<int>& match_on) {
-  return Find(txn, customer, match_on);
-}
-
-absl::StatusOr<std::vector<v1::DuplicateMatch>> FindDuplicates(
     storage::Snapshot& snapshot, const v1::Customer& customer,
     const google::protobuf::RepeatedField<int>& match_on) {
-  return Find(snapshot, customer, match_on);
+  ASSIGN_OR_RETURN(std::vector<DuplicateKey> keys,
+                   DuplicateKeysOf(customer, match_on));
+  return Find(snapshot, customer, keys);
 }
 
 namespace {
@@ -184,13 +199,16 @@ template <typename Reader>
 absl::Status RouteDuplicatesWith(Reader& reader, PickMode mode,
                                  const AssignmentPlanner& planner,
                                  const v1::Customer& customer,
+                                 const std::vector<DuplicateKey>& all_keys,
                                  const RosterIndex& roster,
                                  const v1::Policies& policies,
                                  AssignmentPlan* plan) {
   const v1::DuplicatesPolicy& dup = policies.duplicates();
   if (dup.match_on_size() == 0) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::vector<DuplicateKey> keys,
+                   KeysOfKinds(all_keys, dup.match_on()));
   ASSIGN_OR_RETURN(std::vector<v1::DuplicateMatch> matches,
-                   FindDuplicates(reader, customer, dup.match_on()));
+                   Find(reader, customer, keys));
   if (matches.empty()) return absl::OkStatus();
   const bool route = dup.on_match() != v1::FLAG_ONLY;
   const std::string& oldest = matches.front().customer_id();
@@ -259,21 +277,23 @@ absl::Status RouteDuplicatesWith(Reader& reader, PickMode mode,
 absl::Status RouteDuplicates(storage::Transaction& txn,
                              const AssignmentPlanner& planner,
                              const v1::Customer& customer,
+                             const std::vector<DuplicateKey>& keys,
                              const RosterIndex& roster,
                              const v1::Policies& policies,
                              AssignmentPlan* plan) {
-  return RouteDuplicatesWith(txn, PickMode::kReserve, planner, customer, roster,
-                             policies, plan);
+  return RouteDuplicatesWith(txn, PickMode::kReserve, planner, customer, keys,
+                             roster, policies, plan);
 }
 
 absl::Status RouteDuplicates(storage::Snapshot& snapshot,
                              const AssignmentPlanner& planner,
                              const v1::Customer& customer,
+                             const std::vector<DuplicateKey>& keys,
                              const RosterIndex& roster,
                              const v1::Policies& policies,
                              AssignmentPlan* plan) {
   return RouteDuplicatesWith(snapshot, PickMode::kDryRun, planner, customer,
-                             roster, policies, plan);
+                             keys, roster, policies, plan);
 }
 
 }  // namespace custodian::server

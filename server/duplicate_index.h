@@ -47,6 +47,7 @@
 #include "custodian/v1/ownership.pb.h"
 #include "custodian/v1/ruleset.pb.h"
 #include "server/assignment_planner.h"
+#include "server/duplicate_keys.h"
 #include "storage/store.h"
 
 namespace custodian::server {
@@ -54,38 +55,45 @@ namespace custodian::server {
 std::string DuplicateIndexKey(v1::MatchKey kind, absl::string_view value,
                               absl::string_view customer_id);
 
-// Locks, in key order, the index prefix of every key `customer` has (see
-// the top); nothing is written. INVALID_ARGUMENT naming the field when a
-// key value is not valid UTF-8; the store's errors (ABORTED on a deadlock
-// or lock timeout: retry the mutation).
-absl::Status LockDuplicateKeys(storage::Transaction& txn,
-                               const v1::Customer& customer);
+// Every key `customer` has, of all kinds (what the index holds; an intake
+// computes them once and passes them to the functions below).
+// INVALID_ARGUMENT naming the field when a value is not valid UTF-8.
+absl::StatusOr<std::vector<DuplicateKey>> AllDuplicateKeysOf(
+    const v1::Customer& customer);
 
-// Stages the index entries of `after`, deleting those of `before` (the
-// stored customer, null for a new one) that it no longer has, and locks
-// the prefixes of the keys `after` gains. INVALID_ARGUMENT naming the field
-// when a key value is not valid UTF-8; the store's errors. REQUIRES: the
-// customer record is locked by `txn`; for a new customer (`before` null),
-// LockDuplicateKeys(txn, after) was called before its matches were read.
+// Locks, in key order, the index prefix of every key in `keys` (a new
+// customer's AllDuplicateKeysOf; see the top); nothing is written. The
+// store's errors (ABORTED on a deadlock or lock timeout: retry the
+// mutation).
+absl::Status LockDuplicateKeys(storage::Transaction& txn,
+                               const std::vector<DuplicateKey>& keys);
+
+// Stages the index entries of `after` (`after_keys`: its
+// AllDuplicateKeysOf), deleting those of `before` (the stored customer,
+// null for a new one) that it no longer has, and locks the prefixes of the
+// keys `after` gains. The store's errors. REQUIRES: the customer record is
+// locked by `txn`; for a new customer (`before` null), LockDuplicateKeys
+// (txn, after_keys) was called before its matches were read.
 absl::Status StageDuplicateKeys(storage::Transaction& txn,
                                 const v1::Customer* before,
-                                const v1::Customer& after);
+                                const v1::Customer& after,
+                                const std::vector<DuplicateKey>& after_keys);
 
 // The customers other than `customer` sharing one of its keys of
 // `match_on`, oldest first (see the top). Reads without locks.
-absl::StatusOr<std::vector<v1::DuplicateMatch>> FindDuplicates(
-    storage::Transaction& txn, const v1::Customer& customer,
-    const google::protobuf::RepeatedField<int>& match_on);
+// INVALID_ARGUMENT as DuplicateKeysOf.
 absl::StatusOr<std::vector<v1::DuplicateMatch>> FindDuplicates(
     storage::Snapshot& snapshot, const v1::Customer& customer,
     const google::protobuf::RepeatedField<int>& match_on);
 
 // See the top. `plan` is Plan(kReserve)'s for a customer with no stored
-// record; `planner` made it. Reads the oldest match's ownerships without
-// locks. The store's and the allocator's errors.
+// record; `planner` made it; `keys` are the customer's AllDuplicateKeysOf.
+// Reads the oldest match's ownerships without locks. The store's and the
+// allocator's errors.
 absl::Status RouteDuplicates(storage::Transaction& txn,
                              const AssignmentPlanner& planner,
                              const v1::Customer& customer,
+                             const std::vector<DuplicateKey>& keys,
                              const RosterIndex& roster,
                              const v1::Policies& policies,
                              AssignmentPlan* plan);
@@ -94,6 +102,7 @@ absl::Status RouteDuplicates(storage::Transaction& txn,
 absl::Status RouteDuplicates(storage::Snapshot& snapshot,
                              const AssignmentPlanner& planner,
                              const v1::Customer& customer,
+                             const std::vector<DuplicateKey>& keys,
                              const RosterIndex& roster,
                              const v1::Policies& policies,
                              AssignmentPlan* plan);
