@@ -33,10 +33,15 @@ uint64_t LoadBigEndian64(const char* p) {
 }
 
 KeyBuilder& KeyBuilder::AddString(absl::string_view s) {
-  for (char c : s) {
-    key_.push_back(c);
-    if (c == kEscape) key_.push_back(kEscapedZero);
+  key_.reserve(key_.size() + s.size() + 2);
+  // Runs without a zero byte are copied whole; each zero gets its escape.
+  for (size_t zero = s.find(kEscape); zero != absl::string_view::npos;
+       zero = s.find(kEscape)) {
+    key_.append(s.data(), zero + 1);
+    key_.push_back(kEscapedZero);
+    s.remove_prefix(zero + 1);
   }
+  key_.append(s.data(), s.size());
   key_.push_back(kEscape);
   key_.push_back(kTerminator);
   return *this;
