@@ -99,17 +99,9 @@ TEST_F(LossCooldownTest, ALaterLossNeverShortensAStoredCooldown) {
 class DriftCooldownTest : public LossCooldownTest {
  protected:
   absl::string_view RulesetYaml() const override {
-    return R"(ruleset: acme
-departments:
-  sales:
-    rules:
-      - id: north
-        when: {region: {under: CN/North}}
-        assign: {team: t}
-    fallback: {pool: p1}
-policies:
-  on_drift: reassign
-)";
+    static const std::string* const yaml = new std::string(
+        absl::StrCat(testing::kRuleset, "policies:\n  on_drift: reassign\n"));
+    return *yaml;
   }
 };
 
