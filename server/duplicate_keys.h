@@ -52,6 +52,10 @@ extern const char* const kLegalSuffixesZh[];
 // `field` when `text` is not valid UTF-8.
 absl::StatusOr<std::string> NfkcCaseFold(absl::string_view field,
                                          absl::string_view text);
+// The same, always through utf8proc (NfkcCaseFold takes a shortcut for
+// ASCII); for tests.
+absl::StatusOr<std::string> NfkcCaseFoldUtf8proc(absl::string_view field,
+                                                 absl::string_view text);
 
 // The normalized keys (see the top of this file); "" means "no key".
 absl::StatusOr<std::string> NormalizeTaxId(absl::string_view tax_id);

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -74,6 +75,21 @@ TEST(NormalizeCompanyNameTest, RejectsInvalidUtf8) {
   EXPECT_EQ(key.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(key.status().message()),
               ::testing::HasSubstr("name"));
+}
+
+TEST(NfkcCaseFoldTest, AsciiShortcutAgreesWithUtf8procOnEveryCharacter) {
+  for (int c = 1; c < 0x80; ++c) {
+    const std::string text =
+        absl::StrCat("Ab", std::string(1, static_cast<char>(c)), "Z9");
+    absl::StatusOr<std::string> fast = NfkcCaseFold("f", text);
+    absl::StatusOr<std::string> full = NfkcCaseFoldUtf8proc("f", text);
+    ASSERT_TRUE(fast.ok() && full.ok()) << c;
+    EXPECT_EQ(*fast, *full) << "character " << c;
+  }
+  // Beyond ASCII only utf8proc decides: full-width letters fold.
+  EXPECT_EQ(*NfkcCaseFold("f", "ＡＢＣ ltd"), "abc ltd");
+  EXPECT_EQ(NfkcCaseFold("f", "bad \xff").status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(NormalizeEmailDomainTest, LowerCasesAndTrims) {
