@@ -25,6 +25,7 @@
 #include "rules/diagnostics.h"
 #include "rules/loader.h"
 #include "server/bootstrap.h"
+#include "server/duplicate_index.h"
 #include "server/request_checks.h"
 #include "storage/rocksdb_store.h"
 
@@ -342,6 +343,11 @@ absl::Status CustodianServer::BuildOwnership() {
   if (!sequencer.ok()) return Annotate("data_dir", sequencer.status());
   sequencer_ = *std::move(sequencer);
   startup_.event_sequence = sequencer_->last_allocated();
+  // Stores from before the duplicate-key markers get them now, once.
+  if (absl::StatusOr<int64_t> markers = BackfillDuplicateMarkers(*store);
+      !markers.ok()) {
+    return Annotate("data_dir", markers.status());
+  }
 
   OwnershipBook::Options book;
   book.store = store;

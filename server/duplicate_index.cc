@@ -63,11 +63,21 @@ absl::StatusOr<std::vector<v1::DuplicateMatch>> Find(
   absl::flat_hash_set<std::string> seen;
   for (const DuplicateKey& key : keys) {
     const std::string prefix = DuplicatePrefix(key.kind, key.value);
+    // No marker: no customer has ever had this key (see the top of the
+    // header), so there is nothing to scan.
+    std::string marker;
+    if (absl::Status m = reader.Get(Table::kIndexes, prefix, &marker);
+        absl::IsNotFound(m)) {
+      continue;
+    } else if (!m.ok()) {
+      return m;
+    }
     std::vector<std::string> ids;
     {
       std::unique_ptr<storage::ScanIterator> it =
           reader.Scan(Table::kIndexes, prefix);
       for (; it->Valid(); it->Next()) {
+        if (it->key().size() == prefix.size()) continue;  // the marker
         KeyReader k(it->key().substr(prefix.size()));
         std::string id;
         RETURN_IF_ERROR(k.ReadString(&id));
@@ -111,6 +121,10 @@ absl::StatusOr<std::vector<v1::DuplicateMatch>> Find(
 
 }  // namespace
 
+std::string DuplicateMarkerKey(v1::MatchKey kind, absl::string_view value) {
+  return DuplicatePrefix(kind, value);
+}
+
 std::string DuplicateIndexKey(v1::MatchKey kind, absl::string_view value,
                               absl::string_view customer_id) {
   return KeyBuilder(DuplicatePrefix(kind, value))
@@ -131,7 +145,7 @@ absl::Status LockPrefixes(storage::Transaction& txn,
   std::sort(prefixes.begin(), prefixes.end());
   prefixes.erase(std::unique(prefixes.begin(), prefixes.end()), prefixes.end());
   for (const std::string& prefix : prefixes) {
-    // The prefix itself is never written: this only takes its lock.
+    // Takes the lock of the prefix's marker (written by StageDuplicateKeys).
     std::string ignored;
     absl::Status s = txn.GetForUpdate(Table::kIndexes, prefix, &ignored);
     if (!s.ok() && !absl::IsNotFound(s)) return s;
@@ -179,8 +193,87 @@ absl::Status StageDuplicateKeys(storage::Transaction& txn,
   for (const DuplicateKey& k : gained) {
     RETURN_IF_ERROR(txn.PutUnlocked(
         Table::kIndexes, DuplicateIndexKey(k.kind, k.value, after.id()), ""));
+    // The key's marker, once (locked above, or by LockDuplicateKeys for a
+    // new customer).
+    const std::string marker = DuplicatePrefix(k.kind, k.value);
+    std::string ignored;
+    absl::Status m = txn.Get(Table::kIndexes, marker, &ignored);
+    if (absl::IsNotFound(m)) {
+      RETURN_IF_ERROR(txn.PutUnlocked(Table::kIndexes, marker, ""));
+    } else if (!m.ok()) {
+      return m;
+    }
   }
   return absl::OkStatus();
+}
+
+std::string DuplicateMarkersDoneKey() {
+  return KeyBuilder().AddString("dup_markers").Build();
+}
+
+absl::StatusOr<int64_t> BackfillDuplicateMarkers(storage::Store& store,
+                                                 int batch_size) {
+  {
+    ASSIGN_OR_RETURN(std::unique_ptr<storage::Snapshot> snapshot,
+                     store.NewSnapshot());
+    std::string done;
+    absl::Status s =
+        snapshot->Get(Table::kOperations, DuplicateMarkersDoneKey(), &done);
+    if (s.ok()) return 0;
+    if (!absl::IsNotFound(s)) return s;
+  }
+  const std::string all = KeyBuilder().AddString("dup").Build();
+  int64_t written = 0;
+  std::string last_prefix;
+  std::string start_after;
+  while (true) {
+    // One page of entries, its new markers in one transaction.
+    std::vector<std::string> markers;
+    std::string page_last;
+    {
+      ASSIGN_OR_RETURN(std::unique_ptr<storage::Snapshot> snapshot,
+                       store.NewSnapshot());
+      storage::ScanOptions options;
+      options.start_after = start_after;
+      std::unique_ptr<storage::ScanIterator> it =
+          snapshot->Scan(Table::kIndexes, all, options);
+      int seen = 0;
+      for (; it->Valid() && seen < batch_size; it->Next(), ++seen) {
+        page_last = std::string(it->key());
+        KeyReader k(it->key());
+        std::string tag, value, customer;
+        int64_t kind = 0;
+        if (!k.ReadString(&tag).ok() || !k.ReadInt64(&kind).ok() ||
+            !k.ReadString(&value).ok()) {
+          return absl::DataLossError(
+              "a duplicate-index entry does not parse (\"dup\", kind, value)");
+        }
+        if (k.done()) continue;  // a marker
+        const std::string prefix =
+            DuplicatePrefix(static_cast<v1::MatchKey>(kind), value);
+        if (prefix != last_prefix) {
+          markers.push_back(prefix);
+          last_prefix = prefix;
+        }
+      }
+      RETURN_IF_ERROR(it->status());
+    }
+    if (page_last.empty()) break;
+    if (!markers.empty()) {
+      ASSIGN_OR_RETURN(std::unique_ptr<storage::Transaction> txn,
+                       store.Begin());
+      for (const std::string& m : markers) {
+        RETURN_IF_ERROR(txn->Put(Table::kIndexes, m, ""));
+      }
+      RETURN_IF_ERROR(txn->Commit());
+      written += static_cast<int64_t>(markers.size());
+    }
+    start_after = std::move(page_last);
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<storage::Transaction> txn, store.Begin());
+  RETURN_IF_ERROR(txn->Put(Table::kOperations, DuplicateMarkersDoneKey(), ""));
+  RETURN_IF_ERROR(txn->Commit());
+  return written;
 }
 
 absl::StatusOr<std::vector<v1::DuplicateMatch>> FindDuplicates(

@@ -5,18 +5,25 @@
 // policy change needs no re-indexing), staged in the same transaction as
 // the record by StageDuplicateKeys:
 //   kIndexes ("dup", kind: int64, value, customer) -> ""
+//   kIndexes ("dup", kind: int64, value) -> ""   the key's marker
 // The entries include the customer, whose record the writer holds locked,
-// so they are written without locks (Transaction::PutUnlocked). What makes
-// intake exact is a lock per key: the intake of a new customer locks the
-// index prefix ("dup", kind, value) of every key it has (LockDuplicateKeys)
-// before it looks for matches, and a changed customer locks those of the
-// keys it gains, until their commits. So of two customers with a common key
+// so they are written without locks (Transaction::PutUnlocked). The marker
+// is written with the first entry of its key and never deleted: a key
+// without a marker has no entries, so looking for matches is a point read
+// (a bloom-filter miss, usually), not an index scan. What makes intake
+// exact is a lock per key: the intake of a new customer locks the marker
+// ("dup", kind, value) of every key it has (LockDuplicateKeys) before it
+// looks for matches, and a changed customer locks those of the keys it
+// gains, until their commits. So of two customers with a common key
 // committed at the same moment, the second waits for the first and then
 // sees it (is routed to it): every match is seen, in commit order. The
 // locks are taken in key order after the customer's own record and
 // ownerships, so they cannot deadlock with each other; a cycle through
 // another lock (two BatchAssign chunks) is detected by the store and the
 // mutation retried.
+//
+// Stores written before markers existed get them once at start-up
+// (BackfillDuplicateMarkers).
 //
 // FindDuplicates lists the other customers sharing a key of the policy's
 // match_on, each once (under the first key of match_on it matches on),
@@ -37,6 +44,7 @@
 #ifndef CUSTODIAN_SERVER_DUPLICATE_INDEX_H_
 #define CUSTODIAN_SERVER_DUPLICATE_INDEX_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -54,6 +62,9 @@ namespace custodian::server {
 
 std::string DuplicateIndexKey(v1::MatchKey kind, absl::string_view value,
                               absl::string_view customer_id);
+// ("dup", kind, value): the key's marker (see the top), and the prefix of
+// its entries.
+std::string DuplicateMarkerKey(v1::MatchKey kind, absl::string_view value);
 
 // Every key `customer` has, of all kinds (what the index holds; an intake
 // computes them once and passes them to the functions below).
@@ -78,6 +89,17 @@ absl::Status StageDuplicateKeys(storage::Transaction& txn,
                                 const v1::Customer* before,
                                 const v1::Customer& after,
                                 const std::vector<DuplicateKey>& after_keys);
+
+// Writes the marker of every key that has index entries but none, once per
+// store: does nothing when kOperations ("dup_markers") says it was done,
+// else scans every ("dup", ...) entry in pages of `batch_size`, writes the
+// missing markers a page per transaction and then that record. Returns how
+// many markers it wrote. Run before the store serves (custodiand's start);
+// a crash part-way leaves the record unwritten, so the next start runs it
+// again (writing a marker twice is harmless). DATA_LOSS for an entry that
+// does not parse; the store's errors.
+absl::StatusOr<int64_t> BackfillDuplicateMarkers(storage::Store& store,
+                                                 int batch_size = 1000);
 
 // The customers other than `customer` sharing one of its keys of
 // `match_on`, oldest first (see the top). Reads without locks.

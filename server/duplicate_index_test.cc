@@ -75,6 +75,61 @@ TEST_F(DuplicateIntakeTest, IndexesKeysInTheCustomersCommit) {
   EXPECT_TRUE(Indexed(v1::TAX_ID, "91440300MA5F", "n1"));
 }
 
+TEST_F(DuplicateIntakeTest, MarksEachKeyOnceAndBackfillsOldStores) {
+  v1::Customer c = North("n1", "Acme Co., Ltd.");
+  c.set_tax_id("T-1");
+  AssignCustomer(c);
+  auto marked = [&](v1::MatchKey kind, absl::string_view value) {
+    auto snapshot = store_->NewSnapshot();
+    EXPECT_TRUE(snapshot.ok());
+    std::string v;
+    return (*snapshot)
+        ->Get(storage::Table::kIndexes, DuplicateMarkerKey(kind, value), &v)
+        .ok();
+  };
+  EXPECT_TRUE(marked(v1::NAME, "acme"));
+  EXPECT_TRUE(marked(v1::TAX_ID, "T-1"));
+  EXPECT_FALSE(marked(v1::EMAIL_DOMAIN, ""));
+  v1::Customer probe = MakeCustomer("probe");
+  probe.set_name("ACME co ltd");
+  google::protobuf::RepeatedField<int> on_name;
+  on_name.Add(v1::NAME);
+  auto find = [&] {
+    auto snapshot = store_->NewSnapshot();
+    EXPECT_TRUE(snapshot.ok());
+    auto found = FindDuplicates(**snapshot, probe, on_name);
+    EXPECT_TRUE(found.ok()) << found.status();
+    return found.ok() ? found->size() : size_t{99};
+  };
+  EXPECT_EQ(find(), 1u);
+
+  // A store from before markers: the entries without their markers.
+  {
+    auto txn = store_->Begin();
+    ASSERT_TRUE(txn.ok());
+    ASSERT_TRUE((*txn)
+                    ->Delete(storage::Table::kIndexes,
+                             DuplicateMarkerKey(v1::NAME, "acme"))
+                    .ok());
+    ASSERT_TRUE((*txn)
+                    ->Delete(storage::Table::kIndexes,
+                             DuplicateMarkerKey(v1::TAX_ID, "T-1"))
+                    .ok());
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  EXPECT_EQ(find(), 0u);  // unmarked keys are not looked up
+  auto written = BackfillDuplicateMarkers(*store_, /*batch_size=*/1);
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_EQ(*written, 2);
+  EXPECT_TRUE(marked(v1::NAME, "acme"));
+  EXPECT_TRUE(marked(v1::TAX_ID, "T-1"));
+  EXPECT_EQ(find(), 1u);
+  // Once per store.
+  auto again = BackfillDuplicateMarkers(*store_);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(*again, 0);
+}
+
 TEST_F(DuplicateIntakeTest, RoutesANewDuplicateToTheExistingOwner) {
   AssignCustomer(North("n1", "华为技术有限公司"));
   ASSERT_EQ(Get("n1").rep(), "r1");
