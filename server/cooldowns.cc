@@ -10,6 +10,36 @@ namespace custodian::server {
 using storage::KeyBuilder;
 using storage::Table;
 
+namespace {
+
+// A pool's cooldown; zero when unset.
+absl::Duration PoolCooldown(const v1::PoolSettings& settings) {
+  if (!settings.has_cooldown()) return absl::ZeroDuration();
+  return absl::Seconds(settings.cooldown().seconds()) +
+         absl::Nanoseconds(settings.cooldown().nanos());
+}
+
+// Stages a cooldown of `rep` for (customer, department) until `until`,
+// keeping a later one already stored.
+absl::Status StageCooldown(storage::Transaction& txn,
+                           absl::string_view department,
+                           absl::string_view customer_id, absl::string_view rep,
+                           absl::Time until) {
+  const std::string key = CooldownKey(department, customer_id, rep);
+  std::string value;
+  absl::Status s = txn.GetForUpdate(Table::kIndexes, key, &value);
+  if (s.ok()) {
+    ASSIGN_OR_RETURN(const int64_t stored, storage::DecodeCounter(value));
+    if (absl::FromUnixMicros(stored) >= until) return absl::OkStatus();
+  } else if (!absl::IsNotFound(s)) {
+    return s;
+  }
+  return txn.Put(Table::kIndexes, key,
+                 storage::EncodeCounter(absl::ToUnixMicros(until)));
+}
+
+}  // namespace
+
 std::string CooldownPrefix(absl::string_view department,
                            absl::string_view customer_id) {
   return KeyBuilder()
@@ -24,12 +54,6 @@ std::string CooldownKey(absl::string_view department,
   return KeyBuilder(CooldownPrefix(department, customer_id))
       .AddString(rep)
       .Build();
-}
-
-absl::Duration PoolCooldown(const v1::PoolSettings& settings) {
-  if (!settings.has_cooldown()) return absl::ZeroDuration();
-  return absl::Seconds(settings.cooldown().seconds()) +
-         absl::Nanoseconds(settings.cooldown().nanos());
 }
 
 absl::Duration LongestPoolCooldown(const RosterIndex& roster,
@@ -52,23 +76,6 @@ absl::Duration LossCooldown(const RosterIndex& roster,
     }
   }
   return LongestPoolCooldown(roster, after.department());
-}
-
-absl::Status StageCooldown(storage::Transaction& txn,
-                           absl::string_view department,
-                           absl::string_view customer_id, absl::string_view rep,
-                           absl::Time until) {
-  const std::string key = CooldownKey(department, customer_id, rep);
-  std::string value;
-  absl::Status s = txn.GetForUpdate(Table::kIndexes, key, &value);
-  if (s.ok()) {
-    ASSIGN_OR_RETURN(const int64_t stored, storage::DecodeCounter(value));
-    if (absl::FromUnixMicros(stored) >= until) return absl::OkStatus();
-  } else if (!absl::IsNotFound(s)) {
-    return s;
-  }
-  return txn.Put(Table::kIndexes, key,
-                 storage::EncodeCounter(absl::ToUnixMicros(until)));
 }
 
 absl::Status StageLossCooldown(storage::Transaction& txn,

@@ -48,9 +48,6 @@ std::string CooldownKey(absl::string_view department,
 std::string CooldownPrefix(absl::string_view department,
                            absl::string_view customer_id);
 
-// A pool's cooldown; zero when unset.
-absl::Duration PoolCooldown(const v1::PoolSettings& settings);
-
 // The longest cooldown of the pools of `department` in `roster`; zero when
 // it has none.
 absl::Duration LongestPoolCooldown(const RosterIndex& roster,
@@ -62,17 +59,10 @@ absl::Duration LongestPoolCooldown(const RosterIndex& roster,
 absl::Duration LossCooldown(const RosterIndex& roster,
                             const v1::Ownership& after);
 
-// Stages a cooldown of `rep` for (customer, department) until `until`,
-// keeping a later one already stored. Takes the record's lock.
-absl::Status StageCooldown(storage::Transaction& txn,
-                           absl::string_view department,
-                           absl::string_view customer_id, absl::string_view rep,
-                           absl::Time until);
-
 // When `after` takes the customer from the rep of `before` (null: no
 // ownership; see the top of this file), stages that rep's cooldown until
-// now + LossCooldown(roster, after). No-op otherwise, or when the cooldown
-// is zero.
+// now + LossCooldown(roster, after), keeping a later one already stored
+// (takes the record's lock). No-op otherwise, or when the cooldown is zero.
 absl::Status StageLossCooldown(storage::Transaction& txn,
                                const RosterIndex& roster,
                                const v1::Ownership* before,

@@ -563,11 +563,6 @@ absl::StatusOr<v1::Ownership> PoolDesk::Release(
                   ? " (an appeal is open): it cannot be released"
                   : ", not ACTIVE: only an owned customer is released"));
         }
-        if (const absl::Duration cooldown = PoolCooldown(pool->pool());
-            cooldown > absl::ZeroDuration()) {
-          RETURN_IF_ERROR(StageCooldown(txn, department, customer_id,
-                                        current->rep(), now + cooldown));
-        }
         DepartmentPlan plan;
         plan.department = department;
         plan.before = current;
@@ -582,6 +577,8 @@ absl::StatusOr<v1::Ownership> PoolDesk::Release(
         for (const OwnedDelta& a : plan.Adjustments()) {
           RETURN_IF_ERROR(options_.allocator->Preload(a.department, a.rep_id));
         }
+        // The rep gets the pool's cooldown (server/cooldowns.h).
+        RETURN_IF_ERROR(StageLossCooldown(txn, roster, &*current, after, now));
         ChangeSpec spec;
         spec.after = after;
         spec.cause = v1::OwnershipEvent::RELEASE;

@@ -8,6 +8,7 @@
 #include "common/status_macros.h"
 #include "rules/names.h"
 #include "server/assignment_planner.h"
+#include "server/cooldowns.h"
 #include "server/mutation.h"
 #include "server/pool_desk.h"
 #include "server/request_checks.h"
@@ -234,11 +235,6 @@ absl::Status RecyclingSweeper::SweepOne(const rules::RecyclingMatcher& matcher,
           outcome = Outcome::kNoPool;
           return absl::OkStatus();
         }
-        if (const absl::Duration cooldown = PoolCooldown(pool->pool());
-            cooldown > absl::ZeroDuration()) {
-          RETURN_IF_ERROR(StageCooldown(txn, department, customer_id,
-                                        current->rep(), now + cooldown));
-        }
         DepartmentPlan plan;
         plan.department = std::string(department);
         plan.before = current;
@@ -253,6 +249,8 @@ absl::Status RecyclingSweeper::SweepOne(const rules::RecyclingMatcher& matcher,
         for (const OwnedDelta& a : plan.Adjustments()) {
           RETURN_IF_ERROR(options_.allocator->Preload(a.department, a.rep_id));
         }
+        // The rep gets the pool's cooldown (server/cooldowns.h).
+        RETURN_IF_ERROR(StageLossCooldown(txn, roster, &*current, after, now));
         ChangeSpec spec;
         spec.after = after;
         spec.cause = v1::OwnershipEvent::RECYCLE;
