@@ -437,13 +437,12 @@ absl::Status Assigner::StageAssign(storage::Transaction& txn,
   input.in_cooldown = CooldownFor(job.customer->id(), current);
   ASSIGN_OR_RETURN(AssignmentPlan plan,
                    planner_.Plan(input, PickMode::kReserve));
-  // The customer's match keys, normalized once for the whole intake.
-  std::optional<std::vector<DuplicateKey>> keys;
+  // A new customer's match keys, normalized and locked once for its intake.
+  std::optional<IntakeKeys> intake;
   if (!stored.has_value()) {  // duplicate matching on intake
-    ASSIGN_OR_RETURN(keys, AllDuplicateKeysOf(*job.customer));
-    RETURN_IF_ERROR(LockDuplicateKeys(txn, *keys));
+    ASSIGN_OR_RETURN(intake, LockDuplicateKeys(txn, *job.customer));
     RETURN_IF_ERROR(
-        RouteDuplicates(txn, planner_, *job.customer, *keys, *roster,
+        RouteDuplicates(txn, planner_, *job.customer, *intake, *roster,
                         job.active.ruleset->ruleset().policies(), &plan));
   }
   for (const DepartmentPlan& d : plan.departments) {
@@ -465,12 +464,10 @@ absl::Status Assigner::StageAssign(storage::Transaction& txn,
     RETURN_IF_ERROR(
         options_.book->StageCustomer(txn, record, &effects.won_changes)
             .status());
-    if (!keys.has_value()) {
-      ASSIGN_OR_RETURN(keys, AllDuplicateKeysOf(*job.customer));
-    }
-    RETURN_IF_ERROR(StageDuplicateKeys(
-        txn, stored.has_value() ? &stored->customer() : nullptr, *job.customer,
-        *keys));
+    RETURN_IF_ERROR(
+        intake.has_value()
+            ? StageIntakeKeys(txn, job.customer->id(), *intake)
+            : StageDuplicateKeys(txn, stored->customer(), *job.customer));
   }
 
   response->set_customer_id(job.customer->id());

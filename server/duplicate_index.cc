@@ -54,23 +54,23 @@ absl::StatusOr<std::vector<DuplicateKey>> KeysOfKinds(
 }
 
 // Reader: Transaction or Snapshot (both have Get and Scan). `keys` in
-// match_on order.
+// match_on order; `all_marked`: every one of them is known to have a marker
+// (an intake's IntakeKeys::marked), else each marker is read first.
 template <typename Reader>
 absl::StatusOr<std::vector<v1::DuplicateMatch>> Find(
     Reader& reader, const v1::Customer& customer,
-    const std::vector<DuplicateKey>& keys) {
+    const std::vector<DuplicateKey>& keys, bool all_marked) {
   std::vector<v1::DuplicateMatch> out;
   absl::flat_hash_set<std::string> seen;
   for (const DuplicateKey& key : keys) {
     const std::string prefix = DuplicatePrefix(key.kind, key.value);
     // No marker: no customer has ever had this key (see the top of the
     // header), so there is nothing to scan.
-    std::string marker;
-    if (absl::Status m = reader.Get(Table::kIndexes, prefix, &marker);
-        absl::IsNotFound(m)) {
-      continue;
-    } else if (!m.ok()) {
-      return m;
+    if (!all_marked) {
+      std::string marker;
+      absl::Status m = reader.Get(Table::kIndexes, prefix, &marker);
+      if (absl::IsNotFound(m)) continue;
+      RETURN_IF_ERROR(m);
     }
     std::vector<std::string> ids;
     {
@@ -134,9 +134,10 @@ std::string DuplicateIndexKey(v1::MatchKey kind, absl::string_view value,
 
 namespace {
 
-// Locks the prefixes of `keys` in key order.
-absl::Status LockPrefixes(storage::Transaction& txn,
-                          const std::vector<DuplicateKey>& keys) {
+// Locks the markers of `keys` in key order; returns those of `keys` whose
+// marker exists.
+absl::StatusOr<std::vector<DuplicateKey>> LockPrefixes(
+    storage::Transaction& txn, const std::vector<DuplicateKey>& keys) {
   std::vector<std::string> prefixes;
   prefixes.reserve(keys.size());
   for (const DuplicateKey& k : keys) {
@@ -144,11 +145,36 @@ absl::Status LockPrefixes(storage::Transaction& txn,
   }
   std::sort(prefixes.begin(), prefixes.end());
   prefixes.erase(std::unique(prefixes.begin(), prefixes.end()), prefixes.end());
+  absl::flat_hash_set<std::string> marked;
   for (const std::string& prefix : prefixes) {
-    // Takes the lock of the prefix's marker (written by StageDuplicateKeys).
     std::string ignored;
     absl::Status s = txn.GetForUpdate(Table::kIndexes, prefix, &ignored);
-    if (!s.ok() && !absl::IsNotFound(s)) return s;
+    if (s.ok()) {
+      marked.insert(prefix);
+    } else if (!absl::IsNotFound(s)) {
+      return s;
+    }
+  }
+  std::vector<DuplicateKey> out;
+  for (const DuplicateKey& k : keys) {
+    if (marked.contains(DuplicatePrefix(k.kind, k.value))) out.push_back(k);
+  }
+  return out;
+}
+
+// Stages the entries of `customer_id` for `gained`, and the markers of
+// those not in `marked` (their markers are locked by the caller).
+absl::Status StageEntries(storage::Transaction& txn,
+                          absl::string_view customer_id,
+                          const std::vector<DuplicateKey>& gained,
+                          const std::vector<DuplicateKey>& marked) {
+  for (const DuplicateKey& k : gained) {
+    RETURN_IF_ERROR(txn.PutUnlocked(
+        Table::kIndexes, DuplicateIndexKey(k.kind, k.value, customer_id), ""));
+    if (std::find(marked.begin(), marked.end(), k) == marked.end()) {
+      RETURN_IF_ERROR(txn.PutUnlocked(Table::kIndexes,
+                                      DuplicatePrefix(k.kind, k.value), ""));
+    }
   }
   return absl::OkStatus();
 }
@@ -160,21 +186,29 @@ absl::StatusOr<std::vector<DuplicateKey>> AllDuplicateKeysOf(
   return DuplicateKeysOf(customer, AllKinds());
 }
 
-absl::Status LockDuplicateKeys(storage::Transaction& txn,
-                               const std::vector<DuplicateKey>& keys) {
-  return LockPrefixes(txn, keys);
+absl::StatusOr<IntakeKeys> LockDuplicateKeys(storage::Transaction& txn,
+                                             const v1::Customer& customer) {
+  IntakeKeys intake;
+  ASSIGN_OR_RETURN(intake.all, AllDuplicateKeysOf(customer));
+  ASSIGN_OR_RETURN(intake.marked, LockPrefixes(txn, intake.all));
+  return intake;
+}
+
+absl::Status StageIntakeKeys(storage::Transaction& txn,
+                             absl::string_view customer_id,
+                             const IntakeKeys& intake) {
+  return StageEntries(txn, customer_id, intake.all, intake.marked);
 }
 
 absl::Status StageDuplicateKeys(storage::Transaction& txn,
-                                const v1::Customer* before,
-                                const v1::Customer& after,
-                                const std::vector<DuplicateKey>& new_keys) {
-  std::vector<DuplicateKey> old_keys;
-  if (before != nullptr) {
-    absl::StatusOr<std::vector<DuplicateKey>> old = AllDuplicateKeysOf(*before);
-    // A stored value that no longer normalizes has no entry to delete.
-    if (old.ok()) old_keys = *std::move(old);
-  }
+                                const v1::Customer& before,
+                                const v1::Customer& after) {
+  ASSIGN_OR_RETURN(std::vector<DuplicateKey> new_keys,
+                   AllDuplicateKeysOf(after));
+  // A stored value that no longer normalizes has no entry to delete.
+  absl::StatusOr<std::vector<DuplicateKey>> old = AllDuplicateKeysOf(before);
+  const std::vector<DuplicateKey> old_keys =
+      old.ok() ? *std::move(old) : std::vector<DuplicateKey>();
   for (const DuplicateKey& k : old_keys) {
     if (std::find(new_keys.begin(), new_keys.end(), k) != new_keys.end()) {
       continue;
@@ -188,23 +222,8 @@ absl::Status StageDuplicateKeys(storage::Transaction& txn,
       gained.push_back(k);
     }
   }
-  // A new customer's were locked before its intake (REQUIRES).
-  if (before != nullptr) RETURN_IF_ERROR(LockPrefixes(txn, gained));
-  for (const DuplicateKey& k : gained) {
-    RETURN_IF_ERROR(txn.PutUnlocked(
-        Table::kIndexes, DuplicateIndexKey(k.kind, k.value, after.id()), ""));
-    // The key's marker, once (locked above, or by LockDuplicateKeys for a
-    // new customer).
-    const std::string marker = DuplicatePrefix(k.kind, k.value);
-    std::string ignored;
-    absl::Status m = txn.Get(Table::kIndexes, marker, &ignored);
-    if (absl::IsNotFound(m)) {
-      RETURN_IF_ERROR(txn.PutUnlocked(Table::kIndexes, marker, ""));
-    } else if (!m.ok()) {
-      return m;
-    }
-  }
-  return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::vector<DuplicateKey> marked, LockPrefixes(txn, gained));
+  return StageEntries(txn, after.id(), gained, marked);
 }
 
 std::string DuplicateMarkersDoneKey() {
@@ -281,7 +300,7 @@ absl::StatusOr<std::vector<v1::DuplicateMatch>> FindDuplicates(
     const google::protobuf::RepeatedField<int>& match_on) {
   ASSIGN_OR_RETURN(std::vector<DuplicateKey> keys,
                    DuplicateKeysOf(customer, match_on));
-  return Find(snapshot, customer, keys);
+  return Find(snapshot, customer, keys, /*all_marked=*/false);
 }
 
 namespace {
@@ -293,7 +312,7 @@ absl::Status RouteDuplicatesWith(Reader& reader, PickMode mode,
                                  const AssignmentPlanner& planner,
                                  const v1::Customer& customer,
                                  const std::vector<DuplicateKey>& all_keys,
-                                 const RosterIndex& roster,
+                                 bool all_marked, const RosterIndex& roster,
                                  const v1::Policies& policies,
                                  AssignmentPlan* plan) {
   const v1::DuplicatesPolicy& dup = policies.duplicates();
@@ -301,7 +320,7 @@ absl::Status RouteDuplicatesWith(Reader& reader, PickMode mode,
   ASSIGN_OR_RETURN(std::vector<DuplicateKey> keys,
                    KeysOfKinds(all_keys, dup.match_on()));
   ASSIGN_OR_RETURN(std::vector<v1::DuplicateMatch> matches,
-                   Find(reader, customer, keys));
+                   Find(reader, customer, keys, all_marked));
   if (matches.empty()) return absl::OkStatus();
   const bool route = dup.on_match() != v1::FLAG_ONLY;
   const std::string& oldest = matches.front().customer_id();
@@ -370,12 +389,14 @@ absl::Status RouteDuplicatesWith(Reader& reader, PickMode mode,
 absl::Status RouteDuplicates(storage::Transaction& txn,
                              const AssignmentPlanner& planner,
                              const v1::Customer& customer,
-                             const std::vector<DuplicateKey>& keys,
+                             const IntakeKeys& intake,
                              const RosterIndex& roster,
                              const v1::Policies& policies,
                              AssignmentPlan* plan) {
-  return RouteDuplicatesWith(txn, PickMode::kReserve, planner, customer, keys,
-                             roster, policies, plan);
+  // Only the marked keys can match (the others have no entries).
+  return RouteDuplicatesWith(txn, PickMode::kReserve, planner, customer,
+                             intake.marked, /*all_marked=*/true, roster,
+                             policies, plan);
 }
 
 absl::Status RouteDuplicates(storage::Snapshot& snapshot,
@@ -386,7 +407,8 @@ absl::Status RouteDuplicates(storage::Snapshot& snapshot,
                              const v1::Policies& policies,
                              AssignmentPlan* plan) {
   return RouteDuplicatesWith(snapshot, PickMode::kDryRun, planner, customer,
-                             keys, roster, policies, plan);
+                             keys, /*all_marked=*/false, roster, policies,
+                             plan);
 }
 
 }  // namespace custodian::server

@@ -3,7 +3,7 @@
 // Index. Every customer record has one entry per normalized key it has
 // (duplicate_keys.h; all three kinds, whatever the active policy, so a
 // policy change needs no re-indexing), staged in the same transaction as
-// the record by StageDuplicateKeys:
+// the record by StageIntakeKeys (a new customer) or StageDuplicateKeys:
 //   kIndexes ("dup", kind: int64, value, customer) -> ""
 //   kIndexes ("dup", kind: int64, value) -> ""   the key's marker
 // The entries include the customer, whose record the writer holds locked,
@@ -72,23 +72,36 @@ std::string DuplicateMarkerKey(v1::MatchKey kind, absl::string_view value);
 absl::StatusOr<std::vector<DuplicateKey>> AllDuplicateKeysOf(
     const v1::Customer& customer);
 
-// Locks, in key order, the index prefix of every key in `keys` (a new
-// customer's AllDuplicateKeysOf; see the top); nothing is written. The
-// store's errors (ABORTED on a deadlock or lock timeout: retry the
-// mutation).
-absl::Status LockDuplicateKeys(storage::Transaction& txn,
-                               const std::vector<DuplicateKey>& keys);
+// A new customer's keys for its intake: all of them (AllDuplicateKeysOf),
+// locked, and those of them that already have a marker (only those can
+// match).
+struct IntakeKeys {
+  std::vector<DuplicateKey> all;
+  std::vector<DuplicateKey> marked;
+};
 
-// Stages the index entries of `after` (`after_keys`: its
-// AllDuplicateKeysOf), deleting those of `before` (the stored customer,
-// null for a new one) that it no longer has, and locks the prefixes of the
-// keys `after` gains. The store's errors. REQUIRES: the customer record is
-// locked by `txn`; for a new customer (`before` null), LockDuplicateKeys
-// (txn, after_keys) was called before its matches were read.
+// Computes `customer`'s keys and locks their markers in key order (see the
+// top); nothing is written. INVALID_ARGUMENT naming the field when a value
+// is not valid UTF-8; the store's errors (ABORTED on a deadlock or lock
+// timeout: retry the mutation).
+absl::StatusOr<IntakeKeys> LockDuplicateKeys(storage::Transaction& txn,
+                                             const v1::Customer& customer);
+
+// Stages the index entries of a new customer, and the markers of its keys
+// that had none. REQUIRES: `intake` is LockDuplicateKeys' answer in `txn`.
+absl::Status StageIntakeKeys(storage::Transaction& txn,
+                             absl::string_view customer_id,
+                             const IntakeKeys& intake);
+
+// Stages the index entries of a stored customer changed from `before` to
+// `after`: deletes those it no longer has, locks the markers of the keys it
+// gains and writes their entries (and the missing markers).
+// INVALID_ARGUMENT naming the field when a value of `after` is not valid
+// UTF-8; the store's errors. REQUIRES: the customer record is locked by
+// `txn`.
 absl::Status StageDuplicateKeys(storage::Transaction& txn,
-                                const v1::Customer* before,
-                                const v1::Customer& after,
-                                const std::vector<DuplicateKey>& after_keys);
+                                const v1::Customer& before,
+                                const v1::Customer& after);
 
 // Writes the marker of every key that has index entries but none, once per
 // store: does nothing when kOperations ("dup_markers") says it was done,
@@ -109,18 +122,19 @@ absl::StatusOr<std::vector<v1::DuplicateMatch>> FindDuplicates(
     const google::protobuf::RepeatedField<int>& match_on);
 
 // See the top. `plan` is Plan(kReserve)'s for a customer with no stored
-// record; `planner` made it; `keys` are the customer's AllDuplicateKeysOf.
-// Reads the oldest match's ownerships without locks. The store's and the
+// record; `planner` made it; `intake` is LockDuplicateKeys' answer. Reads
+// the oldest match's ownerships without locks. The store's and the
 // allocator's errors.
 absl::Status RouteDuplicates(storage::Transaction& txn,
                              const AssignmentPlanner& planner,
                              const v1::Customer& customer,
-                             const std::vector<DuplicateKey>& keys,
+                             const IntakeKeys& intake,
                              const RosterIndex& roster,
                              const v1::Policies& policies,
                              AssignmentPlan* plan);
-// The same over a snapshot for Plan(kDryRun)'s plan (Evaluate): the same
-// routing, reserving nothing.
+// The same over a snapshot for Plan(kDryRun)'s plan (Evaluate), `keys`
+// being the customer's AllDuplicateKeysOf: the same routing, reserving
+// nothing.
 absl::Status RouteDuplicates(storage::Snapshot& snapshot,
                              const AssignmentPlanner& planner,
                              const v1::Customer& customer,
