@@ -413,13 +413,19 @@ absl::Status Assigner::StageAssign(storage::Transaction& txn,
                                             rules::Quote(job.customer->id()),
                                             " does not exist (use Assign)"));
   }
+  // A customer without a record has no ownership (OwnershipBook::Stage
+  // refuses a first ownership before the record), and its record is locked
+  // now, so a new customer's ownerships need no read: their keys are locked
+  // when they are staged.
   absl::flat_hash_map<std::string, v1::Ownership> current;
-  for (const v1::DepartmentRules& d :
-       job.active.ruleset->ruleset().departments()) {
-    ASSIGN_OR_RETURN(
-        std::optional<v1::Ownership> o,
-        OwnershipBook::ReadForUpdate(txn, job.customer->id(), d.department()));
-    if (o.has_value()) current.emplace(d.department(), std::move(*o));
+  if (stored.has_value()) {
+    for (const v1::DepartmentRules& d :
+         job.active.ruleset->ruleset().departments()) {
+      ASSIGN_OR_RETURN(std::optional<v1::Ownership> o,
+                       OwnershipBook::ReadForUpdate(txn, job.customer->id(),
+                                                    d.department()));
+      if (o.has_value()) current.emplace(d.department(), std::move(*o));
+    }
   }
   // Unlocked (see the top of assigner.h).
   ASSIGN_OR_RETURN(std::shared_ptr<const RosterIndex> roster,
@@ -560,21 +566,27 @@ absl::StatusOr<v1::AssignResponse> Assigner::Evaluate(
 
   ASSIGN_OR_RETURN(std::unique_ptr<storage::Snapshot> snapshot,
                    options_.store->NewSnapshot());
+  std::string record;
+  absl::Status known =
+      snapshot->Get(Table::kCustomers, CustomerKey(customer.id()), &record);
+  if (!known.ok() && !absl::IsNotFound(known)) return known;
+  // A customer without a record has no ownership (OwnershipBook::Stage).
   absl::flat_hash_map<std::string, v1::Ownership> current;
-  for (const v1::DepartmentRules& d : active.ruleset->ruleset().departments()) {
+  const auto& departments = active.ruleset->ruleset().departments();
+  for (int i = 0; known.ok() && i < departments.size(); ++i) {
+    const std::string& department = departments[i].department();
     std::string value;
-    absl::Status s =
-        snapshot->Get(Table::kOwnerships,
-                      OwnershipKey(customer.id(), d.department()), &value);
+    absl::Status s = snapshot->Get(
+        Table::kOwnerships, OwnershipKey(customer.id(), department), &value);
     if (absl::IsNotFound(s)) continue;
     RETURN_IF_ERROR(s);
     v1::Ownership o;
     if (!o.ParseFromString(value)) {
       return absl::DataLossError(absl::StrCat(
           "the ownership of customer ", rules::Quote(customer.id()),
-          " in department ", d.department(), " does not parse"));
+          " in department ", department, " does not parse"));
     }
-    current.emplace(d.department(), std::move(o));
+    current.emplace(department, std::move(o));
   }
   ASSIGN_OR_RETURN(std::shared_ptr<const RosterIndex> roster,
                    StoredRoster([&](absl::string_view key, std::string* value) {
@@ -592,17 +604,12 @@ absl::StatusOr<v1::AssignResponse> Assigner::Evaluate(
   ASSIGN_OR_RETURN(AssignmentPlan plan,
                    planner_.Plan(input, PickMode::kDryRun));
   // A new customer is matched against the stored ones as Assign would.
-  std::string record;
-  absl::Status known =
-      snapshot->Get(Table::kCustomers, CustomerKey(customer.id()), &record);
   if (absl::IsNotFound(known)) {
     ASSIGN_OR_RETURN(std::vector<DuplicateKey> keys,
                      AllDuplicateKeysOf(customer));
     RETURN_IF_ERROR(
         RouteDuplicates(*snapshot, planner_, customer, keys, *roster,
                         active.ruleset->ruleset().policies(), &plan));
-  } else {
-    RETURN_IF_ERROR(known);
   }
   snapshot.reset();
 
