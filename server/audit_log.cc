@@ -62,7 +62,8 @@ absl::Status StageAuditRecord(storage::Transaction& txn, const Actor& actor,
                               .AddTime(now)
                               .AddUint64(absl::Uniform<uint64_t>(bitgen))
                               .Build();
-  return txn.Put(Table::kAudit, key, SerializeDeterministic(record));
+  // Time and 64 random bits: unique to this transaction, never read back.
+  return txn.PutWriteOnly(Table::kAudit, key, SerializeDeterministic(record));
 }
 
 absl::StatusOr<v1::ListAuditRecordsResponse> ListAuditRecords(

@@ -206,21 +206,22 @@ void AppendWonChanges(const std::set<Membership>& before,
 // not in `before`, and moves their counters. The entries are written without
 // locks: an ownership's entries are written only under the lock of its
 // ownership record, and segment entries only under the lock of the customer
-// record (Stage and StageCustomer hold them).
+// record (Stage and StageCustomer hold them). Only snapshots read them, so
+// they are write-only in the transaction (Transaction::PutWriteOnly).
 absl::Status ApplyMemberships(storage::Transaction& txn,
                               const std::set<Membership>& before,
                               const std::set<Membership>& after) {
   for (const Membership& m : before) {
     if (after.count(m) != 0) continue;
     if (!m.entry.empty()) {
-      RETURN_IF_ERROR(txn.DeleteUnlocked(Table::kIndexes, m.entry));
+      RETURN_IF_ERROR(txn.DeleteWriteOnly(Table::kIndexes, m.entry));
     }
     RETURN_IF_ERROR(txn.AddToCounter(m.counter, -1));
   }
   for (const Membership& m : after) {
     if (before.count(m) != 0) continue;
     if (!m.entry.empty()) {
-      RETURN_IF_ERROR(txn.PutUnlocked(Table::kIndexes, m.entry, ""));
+      RETURN_IF_ERROR(txn.PutWriteOnly(Table::kIndexes, m.entry, ""));
     }
     RETURN_IF_ERROR(txn.AddToCounter(m.counter, +1));
   }
@@ -530,11 +531,11 @@ absl::StatusOr<PendingEvents> OwnershipBook::Stage(
   event.set_appeal_id(change.appeal_id);
   // The event's keys hold its freshly allocated sequence: no other
   // transaction writes them.
-  RETURN_IF_ERROR(txn.PutUnlocked(Table::kEvents, EventKey(sequence),
-                                  SerializeDeterministic(event)));
-  RETURN_IF_ERROR(txn.PutUnlocked(Table::kIndexes,
-                                  HistKey(customer, department, sequence),
-                                  KeyBuilder().AddTime(now).Build()));
+  RETURN_IF_ERROR(txn.PutWriteOnly(Table::kEvents, EventKey(sequence),
+                                   SerializeDeterministic(event)));
+  RETURN_IF_ERROR(txn.PutWriteOnly(Table::kIndexes,
+                                   HistKey(customer, department, sequence),
+                                   KeyBuilder().AddTime(now).Build()));
 
   PendingEvents pending;
   pending.sequencer_ = options_.sequencer;

@@ -378,6 +378,31 @@ class RocksTransaction final : public Transaction {
         "delete");
   }
 
+  // Into the batch under the index: the commit applies the batch, and a
+  // rollback to a savepoint truncates it (and indexes what is left).
+  absl::Status PutWriteOnly(Table table, absl::string_view key,
+                            absl::string_view value) override {
+    RETURN_IF_ERROR(CheckUsable());
+    RETURN_IF_ERROR(CheckTable(table));
+    RETURN_IF_ERROR(CheckKey(key));
+    if (table == Table::kCounters) {
+      return absl::InvalidArgumentError(
+          "Put into the counters table; use AddToCounter");
+    }
+    return FromRocks(txn_->GetWriteBatch()->GetWriteBatch()->Put(
+                         shared_->Cf(table), ToSlice(key), ToSlice(value)),
+                     "put");
+  }
+
+  absl::Status DeleteWriteOnly(Table table, absl::string_view key) override {
+    RETURN_IF_ERROR(CheckUsable());
+    RETURN_IF_ERROR(CheckTable(table));
+    RETURN_IF_ERROR(CheckKey(key));
+    return FromRocks(txn_->GetWriteBatch()->GetWriteBatch()->Delete(
+                         shared_->Cf(table), ToSlice(key)),
+                     "delete");
+  }
+
   absl::Status AddToCounter(absl::string_view key, int64_t delta) override {
     RETURN_IF_ERROR(CheckUsable());
     RETURN_IF_ERROR(CheckKey(key));

@@ -306,6 +306,70 @@ TEST_F(RocksDbStoreTest, UnlockedWritesCommitAtomicallyWithoutLocking) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+TEST_F(RocksDbStoreTest, WriteOnlyWritesCommitInOrderWithoutLocking) {
+  OpenStore();
+  ASSERT_OK(PutOne(Table::kIndexes, "old", "x"));
+  TxnOptions no_wait;
+  no_wait.lock_timeout = absl::ZeroDuration();
+  std::unique_ptr<Transaction> a = Begin(no_wait);
+  std::unique_ptr<Transaction> b = Begin(no_wait);
+  ASSERT_OK(a->PutWriteOnly(Table::kEvents, "e1", "event"));
+  ASSERT_OK(a->DeleteWriteOnly(Table::kIndexes, "old"));
+  ASSERT_OK(a->Put(Table::kOwnerships, "o", "owner"));
+  // The batch keeps its order across kinds of write: the last one wins.
+  ASSERT_OK(a->PutUnlocked(Table::kAudit, "k", "first"));
+  ASSERT_OK(a->PutWriteOnly(Table::kAudit, "k", "second"));
+  ASSERT_OK(a->PutWriteOnly(Table::kAudit, "gone", "1"));
+  ASSERT_OK(a->DeleteWriteOnly(Table::kAudit, "gone"));
+  // They took no lock: b can lock the same keys at once.
+  std::string v;
+  EXPECT_TRUE(absl::IsNotFound(b->GetForUpdate(Table::kEvents, "e1", &v)));
+  ASSERT_OK(b->GetForUpdate(Table::kIndexes, "old", &v));
+  b->Rollback();
+  EXPECT_EQ(Read(Table::kEvents, "e1"), "<absent>");
+  EXPECT_EQ(Read(Table::kIndexes, "old"), "x");
+  ASSERT_OK(a->Commit());
+  EXPECT_EQ(Read(Table::kEvents, "e1"), "event");
+  EXPECT_EQ(Read(Table::kIndexes, "old"), "<absent>");
+  EXPECT_EQ(Read(Table::kOwnerships, "o"), "owner");
+  EXPECT_EQ(Read(Table::kAudit, "k"), "second");
+  EXPECT_EQ(Read(Table::kAudit, "gone"), "<absent>");
+
+  // A rollback, and a rollback to a savepoint, discard them.
+  std::unique_ptr<Transaction> c = Begin();
+  ASSERT_OK(c->PutWriteOnly(Table::kEvents, "e2", "lost"));
+  c->Rollback();
+  EXPECT_EQ(Read(Table::kEvents, "e2"), "<absent>");
+  std::unique_ptr<Transaction> d = Begin();
+  ASSERT_OK(d->PutWriteOnly(Table::kEvents, "kept", "1"));
+  ASSERT_OK(d->SetSavePoint());
+  ASSERT_OK(d->PutWriteOnly(Table::kEvents, "undone", "2"));
+  ASSERT_OK(d->DeleteWriteOnly(Table::kEvents, "e1"));
+  ASSERT_OK(d->RollbackToSavePoint());
+  ASSERT_OK(d->PutWriteOnly(Table::kEvents, "after", "3"));
+  ASSERT_OK(d->Commit());
+  EXPECT_EQ(Read(Table::kEvents, "kept"), "1");
+  EXPECT_EQ(Read(Table::kEvents, "undone"), "<absent>");
+  EXPECT_EQ(Read(Table::kEvents, "e1"), "event");
+  EXPECT_EQ(Read(Table::kEvents, "after"), "3");
+
+  // The same argument checks as PutUnlocked and DeleteUnlocked.
+  std::unique_ptr<Transaction> e = Begin();
+  EXPECT_EQ(e->PutWriteOnly(Table::kCounters, "n", "1").code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(e->PutWriteOnly(Table::kEvents, "", "1").code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(e->DeleteWriteOnly(Table::kEvents, "").code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(e->PutWriteOnly(static_cast<Table>(99), "k", "1").code(),
+            absl::StatusCode::kInvalidArgument);
+  e->Rollback();
+  EXPECT_EQ(e->PutWriteOnly(Table::kEvents, "k", "1").code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(e->DeleteWriteOnly(Table::kEvents, "k").code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
 TEST_F(RocksDbStoreTest, RollbackToSavePointUndoesOnlyWhatFollowedIt) {
   OpenStore();
   ASSERT_OK(PutOne(Table::kIndexes, "gone-later", "x"));

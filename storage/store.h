@@ -214,6 +214,22 @@ class Transaction {
   virtual absl::Status DeleteUnlocked(Table table, absl::string_view key) {
     return Delete(table, key);
   }
+  // PutUnlocked and DeleteUnlocked for keys that this transaction never
+  // reads back (an event, its history entry, an audit record, the index
+  // entries of an ownership): the write is not indexed for the
+  // transaction's own reads, which saves a search of its write batch per
+  // write. It commits, rolls back and is undone by RollbackToSavePoint like
+  // the others. REQUIRES: PutUnlocked's exclusivity, and that no read of
+  // this transaction (Get, GetForUpdate, Scan) asks for `key` afterwards:
+  // whether such a read sees the write is unspecified. Errors as
+  // PutUnlocked. The defaults call PutUnlocked and DeleteUnlocked.
+  virtual absl::Status PutWriteOnly(Table table, absl::string_view key,
+                                    absl::string_view value) {
+    return PutUnlocked(table, key, value);
+  }
+  virtual absl::Status DeleteWriteOnly(Table table, absl::string_view key) {
+    return DeleteUnlocked(table, key);
+  }
   // Stages counter[`key`] += `delta` in kCounters (a missing counter is 0;
   // int64 arithmetic wraps). Takes no lock and never conflicts, so a hot
   // counter (a rep's owned count, a round-robin cursor) is never held locked
