@@ -331,13 +331,7 @@ class RocksTransaction final : public Transaction {
 
   absl::Status Put(Table table, absl::string_view key,
                    absl::string_view value) override {
-    RETURN_IF_ERROR(CheckUsable());
-    RETURN_IF_ERROR(CheckTable(table));
-    RETURN_IF_ERROR(CheckKey(key));
-    if (table == Table::kCounters) {
-      return absl::InvalidArgumentError(
-          "Put into the counters table; use AddToCounter");
-    }
+    RETURN_IF_ERROR(CheckPut(table, key));
     rocksdb::Status s =
         txn_->Put(shared_->Cf(table), ToSlice(key), ToSlice(value));
     if (!s.ok()) return Fail(ConflictOrError(s, "put", table, key));
@@ -345,9 +339,7 @@ class RocksTransaction final : public Transaction {
   }
 
   absl::Status Delete(Table table, absl::string_view key) override {
-    RETURN_IF_ERROR(CheckUsable());
-    RETURN_IF_ERROR(CheckTable(table));
-    RETURN_IF_ERROR(CheckKey(key));
+    RETURN_IF_ERROR(CheckWrite(table, key));
     rocksdb::Status s = txn_->Delete(shared_->Cf(table), ToSlice(key));
     if (!s.ok()) return Fail(ConflictOrError(s, "delete", table, key));
     return absl::OkStatus();
@@ -355,13 +347,7 @@ class RocksTransaction final : public Transaction {
 
   absl::Status PutUnlocked(Table table, absl::string_view key,
                            absl::string_view value) override {
-    RETURN_IF_ERROR(CheckUsable());
-    RETURN_IF_ERROR(CheckTable(table));
-    RETURN_IF_ERROR(CheckKey(key));
-    if (table == Table::kCounters) {
-      return absl::InvalidArgumentError(
-          "Put into the counters table; use AddToCounter");
-    }
+    RETURN_IF_ERROR(CheckPut(table, key));
     // Straight into the indexed batch, as AddToCounter does: no lock, no
     // snapshot check (store.h says when that is allowed).
     return FromRocks(txn_->GetWriteBatch()->Put(shared_->Cf(table),
@@ -370,9 +356,7 @@ class RocksTransaction final : public Transaction {
   }
 
   absl::Status DeleteUnlocked(Table table, absl::string_view key) override {
-    RETURN_IF_ERROR(CheckUsable());
-    RETURN_IF_ERROR(CheckTable(table));
-    RETURN_IF_ERROR(CheckKey(key));
+    RETURN_IF_ERROR(CheckWrite(table, key));
     return FromRocks(
         txn_->GetWriteBatch()->Delete(shared_->Cf(table), ToSlice(key)),
         "delete");
@@ -382,22 +366,14 @@ class RocksTransaction final : public Transaction {
   // rollback to a savepoint truncates it (and indexes what is left).
   absl::Status PutWriteOnly(Table table, absl::string_view key,
                             absl::string_view value) override {
-    RETURN_IF_ERROR(CheckUsable());
-    RETURN_IF_ERROR(CheckTable(table));
-    RETURN_IF_ERROR(CheckKey(key));
-    if (table == Table::kCounters) {
-      return absl::InvalidArgumentError(
-          "Put into the counters table; use AddToCounter");
-    }
+    RETURN_IF_ERROR(CheckPut(table, key));
     return FromRocks(txn_->GetWriteBatch()->GetWriteBatch()->Put(
                          shared_->Cf(table), ToSlice(key), ToSlice(value)),
                      "put");
   }
 
   absl::Status DeleteWriteOnly(Table table, absl::string_view key) override {
-    RETURN_IF_ERROR(CheckUsable());
-    RETURN_IF_ERROR(CheckTable(table));
-    RETURN_IF_ERROR(CheckKey(key));
+    RETURN_IF_ERROR(CheckWrite(table, key));
     return FromRocks(txn_->GetWriteBatch()->GetWriteBatch()->Delete(
                          shared_->Cf(table), ToSlice(key)),
                      "delete");
@@ -483,6 +459,24 @@ class RocksTransaction final : public Transaction {
       return absl::FailedPreconditionError("transaction already finished");
     }
     return aborted_;
+  }
+
+  // The checks every staged write makes: a usable transaction, a known
+  // table, a non-empty key.
+  absl::Status CheckWrite(Table table, absl::string_view key) const {
+    RETURN_IF_ERROR(CheckUsable());
+    RETURN_IF_ERROR(CheckTable(table));
+    return CheckKey(key);
+  }
+
+  // CheckWrite, and a table Put may write (counters move by AddToCounter).
+  absl::Status CheckPut(Table table, absl::string_view key) const {
+    RETURN_IF_ERROR(CheckWrite(table, key));
+    if (table == Table::kCounters) {
+      return absl::InvalidArgumentError(
+          "Put into the counters table; use AddToCounter");
+    }
+    return absl::OkStatus();
   }
 
   absl::Status CheckSavePointUsable() const {
