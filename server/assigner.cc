@@ -617,9 +617,9 @@ absl::StatusOr<v1::AssignResponse> Assigner::Evaluate(
   response.set_customer_id(customer.id());
   response.set_ruleset_version(active.version);
   *response.mutable_segments() = plan.evaluation.segments();
-  for (const DepartmentPlan& d : plan.departments) {
+  for (DepartmentPlan& d : plan.departments) {
     v1::DepartmentAssignment* out = response.add_departments();
-    *out->mutable_ownership() = d.after;
+    *out->mutable_ownership() = std::move(d.after);
     out->set_changed(d.changed);
     // Not written: no event sequence yet.
     if (d.changed) out->mutable_ownership()->set_last_event_sequence(0);

@@ -155,13 +155,16 @@ class ChainWalker {
           request.strategy = t.strategy() == v1::STRATEGY_UNSPECIFIED
                                  ? v1::ROUND_ROBIN
                                  : t.strategy();
-          request.match_terms = match_terms_;
+          // Terms and skills matter to BEST_MATCH only (PickRequest).
+          const bool best_match = request.strategy == v1::BEST_MATCH;
+          if (best_match) request.match_terms = match_terms_;
           request.count_won = policies_.capacity().count_won();
+          request.members.reserve(team->members_size());
           for (const v1::TeamMember& m : team->members()) {
             if (i == from && !exclude_rep_.empty() && m.rep() == exclude_rep_) {
               continue;
             }
-            request.members.push_back(MakeMember(m));
+            request.members.push_back(MakeMember(m, best_match));
           }
           if (!described_team) {
             ex->set_team(team->id());
@@ -236,12 +239,13 @@ class ChainWalker {
     request.team_id = absl::StrCat(kFixedRepTeamPrefix, rep_id);
     request.strategy = v1::ROUND_ROBIN;
     request.count_won = policies_.capacity().count_won();
-    request.members.push_back(MakeMember(member));
+    request.members.push_back(MakeMember(member, /*with_skills=*/false));
     return DoPick(request);
   }
 
  private:
-  PickMember MakeMember(const v1::TeamMember& m) const {
+  // `with_skills`: fill in the rep's skills (BEST_MATCH).
+  PickMember MakeMember(const v1::TeamMember& m, bool with_skills) const {
     PickMember member;
     member.rep_id = m.rep();
     member.capacity = MemberCapacity(m, policies_);
@@ -249,7 +253,7 @@ class ChainWalker {
     const v1::Rep* rep = roster_.FindRep(m.rep());
     member.status = rep == nullptr ? v1::LEFT : rep->status();
     if (member.status == v1::REP_STATUS_UNSPECIFIED) member.status = v1::ACTIVE;
-    if (rep != nullptr) {
+    if (rep != nullptr && with_skills) {
       member.skills.assign(rep->skills().begin(), rep->skills().end());
     }
     member.in_cooldown =
