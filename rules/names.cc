@@ -129,15 +129,17 @@ std::string CheckPath(absl::string_view value) {
   }
   for (size_t i = 0; i < segments.size(); ++i) {
     absl::string_view s = segments[i];
-    std::string where =
-        absl::StrCat("path ", Quote(value), ": segment ", i + 1);
-    if (s.empty()) return absl::StrCat(where, " is empty");
+    // Built only for an error: every customer's paths pass through here.
+    auto where = [&] {
+      return absl::StrCat("path ", Quote(value), ": segment ", i + 1);
+    };
+    if (s.empty()) return absl::StrCat(where(), " is empty");
     if (s.front() == ' ' || s.back() == ' ') {
-      return absl::StrCat(where, " has a leading or trailing space");
+      return absl::StrCat(where(), " has a leading or trailing space");
     }
     for (char c : s) {
       if (IsControl(static_cast<unsigned char>(c))) {
-        return absl::StrCat(where, " contains a control character");
+        return absl::StrCat(where(), " contains a control character");
       }
     }
   }
