@@ -501,7 +501,7 @@ absl::Status Assigner::StageAssign(storage::Transaction& txn,
       *out->mutable_ownership() = d.after;
     }
     if (auto add = d.CursorAdd()) {
-      RETURN_IF_ERROR(txn.AddToCounter(add->first, add->second));
+      RETURN_IF_ERROR(txn.AddToCounterWriteOnly(add->first, add->second));
     }
     effects.plans.push_back(std::move(d));
   }
@@ -972,7 +972,7 @@ absl::StatusOr<v1::Ownership> Assigner::Reject(const v1::RejectRequest& request,
         ASSIGN_OR_RETURN(PendingEvents events, options_.book->Stage(txn, spec));
         response = events.events().back().after();
         if (auto add = plan.CursorAdd()) {
-          RETURN_IF_ERROR(txn.AddToCounter(add->first, add->second));
+          RETURN_IF_ERROR(txn.AddToCounterWriteOnly(add->first, add->second));
         }
         effects.events.Append(std::move(events));
         effects.plans.push_back(std::move(plan));

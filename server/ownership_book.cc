@@ -206,8 +206,9 @@ void AppendWonChanges(const std::set<Membership>& before,
 // not in `before`, and moves their counters. The entries are written without
 // locks: an ownership's entries are written only under the lock of its
 // ownership record, and segment entries only under the lock of the customer
-// record (Stage and StageCustomer hold them). Only snapshots read them, so
-// they are write-only in the transaction (Transaction::PutWriteOnly).
+// record (Stage and StageCustomer hold them). Only snapshots read them and
+// their counters, so both are write-only in the transaction
+// (Transaction::PutWriteOnly, AddToCounterWriteOnly).
 absl::Status ApplyMemberships(storage::Transaction& txn,
                               const std::set<Membership>& before,
                               const std::set<Membership>& after) {
@@ -216,14 +217,14 @@ absl::Status ApplyMemberships(storage::Transaction& txn,
     if (!m.entry.empty()) {
       RETURN_IF_ERROR(txn.DeleteWriteOnly(Table::kIndexes, m.entry));
     }
-    RETURN_IF_ERROR(txn.AddToCounter(m.counter, -1));
+    RETURN_IF_ERROR(txn.AddToCounterWriteOnly(m.counter, -1));
   }
   for (const Membership& m : after) {
     if (before.count(m) != 0) continue;
     if (!m.entry.empty()) {
       RETURN_IF_ERROR(txn.PutWriteOnly(Table::kIndexes, m.entry, ""));
     }
-    RETURN_IF_ERROR(txn.AddToCounter(m.counter, +1));
+    RETURN_IF_ERROR(txn.AddToCounterWriteOnly(m.counter, +1));
   }
   return absl::OkStatus();
 }
@@ -609,8 +610,8 @@ absl::StatusOr<storage::v1::CustomerRecord> OwnershipBook::StageCustomer(
                        ReadForUpdate(txn, customer, department));
       if (o.has_value() && !o->rep().empty()) {
         const int64_t delta = IsWon(stored) ? +1 : -1;
-        RETURN_IF_ERROR(
-            txn.AddToCounter(WonCounterKeyOf(department, o->rep()), delta));
+        RETURN_IF_ERROR(txn.AddToCounterWriteOnly(
+            WonCounterKeyOf(department, o->rep()), delta));
         if (won_changes != nullptr) {
           won_changes->push_back({department, o->rep(), delta});
         }
@@ -621,14 +622,14 @@ absl::StatusOr<storage::v1::CustomerRecord> OwnershipBook::StageCustomer(
           Table::kIndexes,
           IndexEntry(BySegmentPrefix(department, segment), customer)));
       RETURN_IF_ERROR(
-          txn.AddToCounter(SegmentCountKey(department, segment), -1));
+          txn.AddToCounterWriteOnly(SegmentCountKey(department, segment), -1));
     }
     for (const std::string& segment : added) {
       RETURN_IF_ERROR(txn.Put(
           Table::kIndexes,
           IndexEntry(BySegmentPrefix(department, segment), customer), ""));
       RETURN_IF_ERROR(
-          txn.AddToCounter(SegmentCountKey(department, segment), +1));
+          txn.AddToCounterWriteOnly(SegmentCountKey(department, segment), +1));
     }
   }
   return stored;

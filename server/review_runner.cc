@@ -1153,7 +1153,7 @@ absl::StatusOr<v1::FindingResult> ReviewRunner::ApplyOne(
         ASSIGN_OR_RETURN(PendingEvents pending,
                          options_.book->Stage(txn, spec));
         if (auto add = plan.CursorAdd()) {
-          RETURN_IF_ERROR(txn.AddToCounter(add->first, add->second));
+          RETURN_IF_ERROR(txn.AddToCounterWriteOnly(add->first, add->second));
         }
         const v1::OwnershipEvent& event = pending.events().back();
         finding.set_status(v1::Finding::APPLIED);

@@ -395,6 +395,18 @@ class RocksTransaction final : public Transaction {
     return absl::OkStatus();
   }
 
+  absl::Status AddToCounterWriteOnly(absl::string_view key,
+                                     int64_t delta) override {
+    RETURN_IF_ERROR(CheckUsable());
+    RETURN_IF_ERROR(CheckKey(key));
+    // Into the batch under the index, as PutWriteOnly.
+    std::string operand = EncodeCounter(delta);
+    return FromRocks(
+        txn_->GetWriteBatch()->GetWriteBatch()->Merge(
+            shared_->Cf(Table::kCounters), ToSlice(key), ToSlice(operand)),
+        "add to counter");
+  }
+
   absl::StatusOr<int64_t> GetCounter(absl::string_view key) override {
     std::string v;
     absl::Status s = Get(Table::kCounters, key, &v);

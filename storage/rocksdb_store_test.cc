@@ -370,6 +370,53 @@ TEST_F(RocksDbStoreTest, WriteOnlyWritesCommitInOrderWithoutLocking) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+TEST_F(RocksDbStoreTest, WriteOnlyCounterAddsCommitWithTheRest) {
+  OpenStore();
+  {
+    std::unique_ptr<Transaction> t = Begin();
+    ASSERT_OK(t->AddToCounter("n", 10));
+    ASSERT_OK(t->Commit());
+  }
+  // Mixed with indexed adds of the same counter, all apply; concurrent
+  // transactions adding to it do not conflict.
+  std::unique_ptr<Transaction> a = Begin();
+  std::unique_ptr<Transaction> b = Begin();
+  ASSERT_OK(a->AddToCounterWriteOnly("n", 5));
+  ASSERT_OK(a->AddToCounter("n", 1));
+  ASSERT_OK(a->AddToCounterWriteOnly("m", -2));
+  ASSERT_OK(b->AddToCounterWriteOnly("n", 100));
+  EXPECT_EQ(Counter("n"), 10);
+  ASSERT_OK(b->Commit());
+  ASSERT_OK(a->Commit());
+  EXPECT_EQ(Counter("n"), 116);
+  EXPECT_EQ(Counter("m"), -2);
+
+  // A rollback, and a rollback to a savepoint, discard them.
+  std::unique_ptr<Transaction> c = Begin();
+  ASSERT_OK(c->AddToCounterWriteOnly("n", 1000));
+  c->Rollback();
+  EXPECT_EQ(Counter("n"), 116);
+  std::unique_ptr<Transaction> d = Begin();
+  ASSERT_OK(d->AddToCounterWriteOnly("n", 1));
+  ASSERT_OK(d->SetSavePoint());
+  ASSERT_OK(d->AddToCounterWriteOnly("n", 20));
+  ASSERT_OK(d->AddToCounterWriteOnly("m", 20));
+  ASSERT_OK(d->RollbackToSavePoint());
+  ASSERT_OK(d->AddToCounterWriteOnly("m", 3));
+  ASSERT_OK(d->Commit());
+  EXPECT_EQ(Counter("n"), 117);
+  EXPECT_EQ(Counter("m"), 1);
+
+  // The same argument checks as AddToCounter.
+  std::unique_ptr<Transaction> e = Begin();
+  EXPECT_EQ(e->AddToCounterWriteOnly("", 1).code(),
+            absl::StatusCode::kInvalidArgument);
+  e->Rollback();
+  EXPECT_EQ(e->AddToCounterWriteOnly("n", 1).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Counter("n"), 117);
+}
+
 TEST_F(RocksDbStoreTest, RollbackToSavePointUndoesOnlyWhatFollowedIt) {
   OpenStore();
   ASSERT_OK(PutOne(Table::kIndexes, "gone-later", "x"));

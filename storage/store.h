@@ -236,6 +236,17 @@ class Transaction {
   // across another transaction's fsync. Returns INVALID_ARGUMENT for an empty
   // key.
   virtual absl::Status AddToCounter(absl::string_view key, int64_t delta) = 0;
+  // AddToCounter for a counter that this transaction never reads back (an
+  // ownership's membership counts, a team's round-robin cursor): the add is
+  // not indexed for the transaction's own reads, as PutWriteOnly. It
+  // commits, rolls back and is undone by RollbackToSavePoint like the
+  // others. REQUIRES: no read of this transaction (GetCounter, Get, Scan)
+  // asks for `key` afterwards: whether it sees the add is unspecified.
+  // Errors as AddToCounter. The default calls AddToCounter.
+  virtual absl::Status AddToCounterWriteOnly(absl::string_view key,
+                                             int64_t delta) {
+    return AddToCounter(key, delta);
+  }
   // Returns the counter's value at the snapshot plus this transaction's own
   // staged adds; 0 if it does not exist. Not locked: another transaction may
   // add to it concurrently, and both adds apply.
