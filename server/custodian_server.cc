@@ -348,6 +348,12 @@ absl::Status CustodianServer::BuildOwnership() {
       !markers.ok()) {
     return Annotate("data_dir", markers.status());
   }
+  // Stores from before ListOwnerships scanned ownership records for a
+  // department lose their department index now, once.
+  if (absl::StatusOr<int64_t> dropped = DropDepartmentIndex(*store);
+      !dropped.ok()) {
+    return Annotate("data_dir", dropped.status());
+  }
 
   OwnershipBook::Options book;
   book.store = store;

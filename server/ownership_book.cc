@@ -15,6 +15,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "google/protobuf/descriptor.h"
 #include "google/protobuf/util/time_util.h"
 #include "rules/names.h"
 #include "server/idempotency.h"
@@ -62,9 +63,6 @@ std::string OwnershipWhat(absl::string_view customer,
 
 // ---- Index and counter keys ------------------------------------------------
 
-std::string ByDeptPrefix(absl::string_view department) {
-  return KeyBuilder().AddString("by_dept").AddString(department).Build();
-}
 std::string ByRepPrefix(absl::string_view department, absl::string_view rep) {
   return KeyBuilder()
       .AddString("by_rep")
@@ -93,9 +91,6 @@ std::string BySegmentPrefix(absl::string_view department,
       .AddString(department)
       .AddString(segment)
       .Build();
-}
-std::string DeptCountKey(absl::string_view department) {
-  return KeyBuilder().AddString("n_dept").AddString(department).Build();
 }
 std::string TeamCountKey(absl::string_view department, absl::string_view team) {
   return KeyBuilder()
@@ -155,7 +150,6 @@ std::set<Membership> MembershipsOf(
   const std::string& c = record.customer_id();
   const std::string& d = record.department();
   std::set<Membership> out;
-  out.insert({IndexEntry(ByDeptPrefix(d), c), DeptCountKey(d)});
   out.insert({IndexEntry(ByStatePrefix(d, record.state()), c),
               StateCountKey(d, record.state())});
   if (!record.rep().empty()) {
@@ -332,6 +326,62 @@ absl::StatusOr<std::vector<std::string>> DepartmentsOf(
   }
   RETURN_IF_ERROR(it->status());
   return departments;
+}
+
+// The ownerships of `department` in customer order, for a ListOwnerships
+// with no other filter: a scan of every ownership record that skips the
+// other departments' (a customer's records are adjacent, so this reads about
+// as many records as there are departments per customer). A department with
+// no ownership in any state answers an empty page without scanning. A page
+// resumes after OwnershipKey(customer, department) of the last customer
+// returned.
+absl::StatusOr<v1::ListOwnershipsResponse> ListDepartment(
+    storage::Snapshot& snapshot, absl::string_view department,
+    absl::string_view scope, int32_t page_size,
+    const std::optional<std::string>& resume_after, int64_t max_examined) {
+  v1::ListOwnershipsResponse response;
+  int64_t total = 0;
+  const google::protobuf::EnumDescriptor* states =
+      v1::Ownership::State_descriptor();
+  for (int i = 0; i < states->value_count(); ++i) {
+    ASSIGN_OR_RETURN(int64_t n, snapshot.GetCounter(StateCountKey(
+                                    department, states->value(i)->number())));
+    total += n;
+  }
+  if (total == 0) return response;
+
+  const std::string all = KeyBuilder().AddString("own").Build();
+  storage::ScanOptions scan_options;
+  if (resume_after.has_value()) {
+    scan_options.start_after = OwnershipKey(*resume_after, department);
+  }
+  // Every record examined is returned (there is no other filter), so the
+  // examination limit only shortens the page.
+  const int64_t limit = std::min<int64_t>(page_size, max_examined);
+  std::string last_returned;
+  bool more = false;
+  std::unique_ptr<storage::ScanIterator> it =
+      snapshot.Scan(Table::kOwnerships, all, scan_options);
+  for (; it->Valid(); it->Next()) {
+    storage::KeyReader key(it->key().substr(all.size()));
+    std::string customer;
+    std::string record_department;
+    if (!key.ReadString(&customer).ok() ||
+        !key.ReadString(&record_department).ok() || !key.done()) {
+      return absl::DataLossError("ownerships: malformed ownership key");
+    }
+    if (record_department != department) continue;
+    if (response.ownerships_size() == limit) {
+      more = true;  // one beyond the page: there is a next page
+      break;
+    }
+    RETURN_IF_ERROR(Parse(it->value(), OwnershipWhat(customer, department),
+                          response.add_ownerships()));
+    last_returned = std::move(customer);
+  }
+  RETURN_IF_ERROR(it->status());
+  if (more) response.set_next_page_token(EncodePageToken(scope, last_returned));
+  return response;
 }
 
 // A position of the history index: (sequence, event time).
@@ -546,6 +596,67 @@ absl::StatusOr<PendingEvents> OwnershipBook::Stage(
   return pending;
 }
 
+absl::StatusOr<int64_t> DropDepartmentIndex(storage::Store& store,
+                                            int batch_size) {
+  if (batch_size < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("batch_size ", batch_size, " is not positive"));
+  }
+  const std::string done_key =
+      KeyBuilder().AddString("by_dept_dropped").Build();
+  {
+    ASSIGN_OR_RETURN(std::unique_ptr<storage::Snapshot> snapshot,
+                     store.NewSnapshot());
+    std::string done;
+    absl::Status s = snapshot->Get(Table::kOperations, done_key, &done);
+    if (s.ok()) return 0;
+    if (!absl::IsNotFound(s)) return s;
+  }
+  int64_t deleted = 0;
+  // One page of keys under `prefix` of `table` after `*position`, deleted
+  // in one transaction; false once there are none left. Starting after the
+  // last page's last key skips its tombstones.
+  auto drop_page = [&](Table table, absl::string_view prefix,
+                       std::string* position) -> absl::StatusOr<bool> {
+    std::vector<std::string> keys;
+    {
+      ASSIGN_OR_RETURN(std::unique_ptr<storage::Snapshot> snapshot,
+                       store.NewSnapshot());
+      storage::ScanOptions options;
+      options.start_after = *position;
+      std::unique_ptr<storage::ScanIterator> it =
+          snapshot->Scan(table, prefix, options);
+      for (; it->Valid() && static_cast<int>(keys.size()) < batch_size;
+           it->Next()) {
+        keys.emplace_back(it->key());
+      }
+      RETURN_IF_ERROR(it->status());
+    }
+    if (keys.empty()) return false;
+    ASSIGN_OR_RETURN(std::unique_ptr<storage::Transaction> txn, store.Begin());
+    for (const std::string& key : keys) {
+      RETURN_IF_ERROR(txn->DeleteWriteOnly(table, key));
+    }
+    RETURN_IF_ERROR(txn->Commit());
+    deleted += static_cast<int64_t>(keys.size());
+    *position = std::move(keys.back());
+    return true;
+  };
+  const std::string entries = KeyBuilder().AddString("by_dept").Build();
+  const std::string counters = KeyBuilder().AddString("n_dept").Build();
+  for (Table table : {Table::kIndexes, Table::kCounters}) {
+    const std::string& prefix = table == Table::kIndexes ? entries : counters;
+    std::string position;
+    for (bool more = true; more;) {
+      ASSIGN_OR_RETURN(more, drop_page(table, prefix, &position));
+    }
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<storage::Transaction> txn, store.Begin());
+  RETURN_IF_ERROR(txn->Put(Table::kOperations, done_key, ""));
+  RETURN_IF_ERROR(txn->Commit());
+  return deleted;
+}
+
 absl::StatusOr<storage::v1::CustomerRecord> OwnershipBook::StageCustomer(
     storage::Transaction& txn, const storage::v1::CustomerRecord& record,
     std::vector<RepCountChange>* won_changes) const {
@@ -714,15 +825,20 @@ absl::StatusOr<v1::ListOwnershipsResponse> OwnershipBook::ListOwnerships(
     candidates.push_back({BySegmentPrefix(department, request.segment()),
                           SegmentCountKey(department, request.segment())});
   }
-  std::string prefix = ByDeptPrefix(department);
-  if (!candidates.empty()) {
-    int64_t best = std::numeric_limits<int64_t>::max();
-    for (const Candidate& c : candidates) {
-      ASSIGN_OR_RETURN(int64_t size, snapshot->GetCounter(c.counter));
-      if (size < best) {
-        best = size;
-        prefix = c.prefix;
-      }
+  // No filter but the department: every ownership record, in customer
+  // order, skipping the other departments' records (no index holds a
+  // department's ownerships alone).
+  if (candidates.empty()) {
+    return ListDepartment(*snapshot, department, scope, page_size, resume_after,
+                          options_.max_examined_per_page);
+  }
+  std::string prefix;
+  int64_t best = std::numeric_limits<int64_t>::max();
+  for (const Candidate& c : candidates) {
+    ASSIGN_OR_RETURN(int64_t size, snapshot->GetCounter(c.counter));
+    if (size < best) {
+      best = size;
+      prefix = c.prefix;
     }
   }
 

@@ -33,7 +33,6 @@
 //   kEvents     ("ev", sequence: uint64)                -> v1::OwnershipEvent
 //   kIndexes    ("hist", customer, department, sequence: uint64)
 //                   -> the event time (8-byte int64 key encoding of Unix us)
-//               ("by_dept", department, customer)                  -> ""
 //               ("by_rep", department, rep, customer)               -> ""
 //               ("by_team", department, team, customer)             -> ""
 //               ("by_state", department, state: int64, customer)    -> ""
@@ -42,11 +41,12 @@
 //                   `rep` (any state), = size of the by_rep range
 //               ("pool_size", department, pool)   ownerships whose pool is
 //                   `pool` (POOLED)
-//               ("n_dept", department), ("n_team", department, team),
+//               ("n_team", department, team),
 //               ("n_state", department, state: int64),
 //               ("n_segment", department, segment): the sizes of the index
-//                   ranges above (ListOwnerships scans the smallest)
-// Every ownership record has its by_dept and by_state entries, a by_rep
+//                   ranges above (ListOwnerships scans the smallest; with
+//                   no filter but the department it scans kOwnerships)
+// Every ownership record has its by_state entry, a by_rep
 // entry iff rep is set, a by_team entry iff team is set, and one by_segment
 // entry per segment of its customer's CustomerRecord (none without one).
 // Records are never deleted (UNOWNED is a state), so the departments of a
@@ -91,6 +91,17 @@ std::string OwnershipKey(absl::string_view customer_id,
 std::string OwnershipKeyPrefix(absl::string_view customer_id);
 std::string PoolSizeCounterKey(absl::string_view department,
                                absl::string_view pool);
+
+// Deletes what stores written before 2026-12-03 kept for every ownership
+// and nothing read: its ("by_dept", department, customer) index entry and
+// the ("n_dept", department) counters. Once per store: does nothing when
+// kOperations ("by_dept_dropped") says it was done, else deletes the
+// entries in pages of `batch_size`, one transaction each, then the counters
+// and that record. Returns how many keys it deleted. Run before the store
+// serves (custodiand's start); a crash part-way leaves the record unwritten,
+// so the next start finishes the job. The store's errors.
+absl::StatusOr<int64_t> DropDepartmentIndex(storage::Store& store,
+                                            int batch_size = 1000);
 
 // The events a change staged, and what the caller must do once its
 // transaction's fate is known: Committed() after Commit() returned OK (the

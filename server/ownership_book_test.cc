@@ -1,5 +1,6 @@
 #include "server/ownership_book.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string>
@@ -47,8 +48,10 @@ std::string StateEntry(absl::string_view department, v1::Ownership::State state,
       .AddString(customer)
       .Build();
 }
-std::string DeptEntry(absl::string_view department,
-                      absl::string_view customer) {
+// The keys of the department index stores kept before 2026-12-03
+// (DropDepartmentIndex).
+std::string LegacyDeptEntry(absl::string_view department,
+                            absl::string_view customer) {
   return KeyBuilder()
       .AddString("by_dept")
       .AddString(department)
@@ -80,7 +83,7 @@ std::string StateCount(absl::string_view department,
       .AddInt64(state)
       .Build();
 }
-std::string DeptCount(absl::string_view department) {
+std::string LegacyDeptCount(absl::string_view department) {
   return KeyBuilder().AddString("n_dept").AddString(department).Build();
 }
 
@@ -153,13 +156,11 @@ TEST_F(BookTest, StageWritesRecordIndexesCountersAndEventInOneCommit) {
       K(Table::kOwnerships, OwnershipKey("c1", "sales")),
       K(Table::kEvents, EventKey(1)),
       K(Table::kIndexes, HistEntry("c1", "sales", 1)),
-      K(Table::kIndexes, DeptEntry("sales", "c1")),
       K(Table::kIndexes, StateEntry("sales", v1::Ownership::ACTIVE, "c1")),
       K(Table::kIndexes, Entry("by_rep", "sales", "zhang.wei", "c1")),
       K(Table::kIndexes, Entry("by_team", "sales", "ka-east", "c1")),
       K(Table::kIndexes, Entry("by_segment", "sales", "key_account", "c1")),
       K(Table::kIndexes, Entry("by_segment", "sales", "new_customer", "c1")),
-      K(Table::kCounters, DeptCount("sales")),
       K(Table::kCounters, StateCount("sales", v1::Ownership::ACTIVE)),
       K(Table::kCounters, OwnedCounterKeyOf("sales", "zhang.wei")),
       K(Table::kCounters, Count("n_team", "sales", "ka-east")),
@@ -282,7 +283,6 @@ TEST_F(BookTest, MovingAnOwnershipFixesEveryIndexAndCounter) {
   EXPECT_EQ(Counter(Count("n_team", "sales", "ka-east")), 0);
   EXPECT_EQ(Counter(Count("n_team", "sales", "ka-west")), 1);
   EXPECT_EQ(Counter(StateCount("sales", v1::Ownership::ACTIVE)), 1);
-  EXPECT_EQ(Counter(DeptCount("sales")), 1);
   EXPECT_EQ(Counter(Count("n_segment", "sales", "key_account")), 1);
 
   // Then to the pool: the rep, team and state entries move again.
@@ -292,7 +292,6 @@ TEST_F(BookTest, MovingAnOwnershipFixesEveryIndexAndCounter) {
   EXPECT_EQ(Counter(StateCount("sales", v1::Ownership::ACTIVE)), 0);
   EXPECT_EQ(Counter(StateCount("sales", v1::Ownership::POOLED)), 1);
   EXPECT_EQ(Counter(PoolSizeCounterKey("sales", "east-pool")), 1);
-  EXPECT_EQ(Counter(DeptCount("sales")), 1);
   const Dump pooled = DumpStore(*store_);
   EXPECT_EQ(
       pooled.count(K(Table::kIndexes, Entry("by_rep", "sales", "li.na", "c1"))),
@@ -343,6 +342,58 @@ TEST_F(BookTest, PoolSizeCountersAreExact) {
   EXPECT_EQ(Counter(PoolSizeCounterKey("sales", "west-pool")), 0);
   EXPECT_EQ(Counter(OwnedCounterKeyOf("sales", "zhang.wei")), 1);
   EXPECT_EQ(Counter(StateCount("sales", v1::Ownership::POOLED)), 3);
+}
+
+TEST_F(BookTest, DropDepartmentIndexDeletesTheLegacyKeysOnce) {
+  PutCustomer("c1", {"key_account"});
+  MustCommit(Active("c1", "sales", "zhang.wei", "ka-east"));
+  const Dump current = DumpStore(*store_);
+  // What an older server wrote besides: five entries and two counters.
+  {
+    auto txn = store_->Begin();
+    ASSERT_TRUE(txn.ok()) << txn.status();
+    for (const char* c : {"c1", "c2", "c3", "c4"}) {
+      ASSERT_TRUE(
+          (*txn)->Put(Table::kIndexes, LegacyDeptEntry("sales", c), "").ok());
+    }
+    ASSERT_TRUE((*txn)
+                    ->Put(Table::kIndexes, LegacyDeptEntry("service", "c1"), "")
+                    .ok());
+    ASSERT_TRUE((*txn)->AddToCounter(LegacyDeptCount("sales"), 4).ok());
+    ASSERT_TRUE((*txn)->AddToCounter(LegacyDeptCount("service"), 1).ok());
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  ASSERT_EQ(DumpStore(*store_).size(), current.size() + 7);
+
+  // Pages of two: three of entries, one of counters.
+  absl::StatusOr<int64_t> dropped = DropDepartmentIndex(*store_, 2);
+  ASSERT_TRUE(dropped.ok()) << dropped.status();
+  EXPECT_EQ(*dropped, 7);
+  Dump after = DumpStore(*store_);
+  const auto done =
+      K(Table::kOperations, KeyBuilder().AddString("by_dept_dropped").Build());
+  EXPECT_EQ(after.count(done), 1u);
+  after.erase(done);
+  EXPECT_EQ(after, current);
+
+  // Once per store: a second run reads its record and deletes nothing, not
+  // even a by_dept key written since.
+  {
+    auto txn = store_->Begin();
+    ASSERT_TRUE(txn.ok()) << txn.status();
+    ASSERT_TRUE(
+        (*txn)->Put(Table::kIndexes, LegacyDeptEntry("sales", "c9"), "").ok());
+    ASSERT_TRUE((*txn)->Commit().ok());
+  }
+  Reopen();
+  dropped = DropDepartmentIndex(*store_);
+  ASSERT_TRUE(dropped.ok()) << dropped.status();
+  EXPECT_EQ(*dropped, 0);
+  EXPECT_EQ(DumpStore(*store_).count(
+                K(Table::kIndexes, LegacyDeptEntry("sales", "c9"))),
+            1u);
+  EXPECT_EQ(DropDepartmentIndex(*store_, 0).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(BookTest, StageRejectsAnInconsistentChangeNamingTheField) {
@@ -608,6 +659,52 @@ TEST_F(ListOwnershipsTest, PaginatesAcrossPages) {
       if (max_examined == 10000) {
         // Full pages, and no empty last page.
         EXPECT_EQ(pages, filtered ? 2 : 3);
+      }
+    }
+  }
+}
+
+TEST_F(ListOwnershipsTest, DepartmentListingSkipsTheOtherDepartments) {
+  // c2 also owned in marketing (before sales) and service (after), c4 and c6
+  // in service: the department-only listing reads every record and must
+  // neither skip nor repeat one at a page boundary.
+  MustCommit(Active("c2", "marketing", "zhang.wei", "mkt-cn"));
+  MustCommit(Active("c2", "service", "li.na", "service-cn"));
+  MustCommit(Active("c4", "service", "li.na", "service-cn"));
+  MustCommit(Active("c6", "service", "zhang.wei", "service-cn"));
+  const std::vector<std::pair<std::string, std::vector<std::string>>> want = {
+      {"sales", {"c1", "c2", "c3", "c4", "c5", "c6"}},
+      {"service", {"c2", "c4", "c6", "c7"}},
+      {"marketing", {"c2"}},
+      {"legal", {}},
+  };
+  for (int64_t max_examined : {10000, 1, 3}) {
+    std::unique_ptr<OwnershipBook> book = MakeBook(max_examined);
+    for (int32_t page_size : {1, 2, 3, 1000}) {
+      for (const auto& [department, customers] : want) {
+        v1::ListOwnershipsRequest r;
+        r.set_department(department);
+        r.set_page_size(page_size);
+        std::vector<std::string> all;
+        int pages = 0;
+        while (true) {
+          auto page = book->ListOwnerships(r);
+          ASSERT_TRUE(page.ok()) << page.status();
+          const int64_t limit = std::min<int64_t>(page_size, max_examined);
+          ASSERT_LE(page->ownerships_size(), limit);
+          for (const auto& o : page->ownerships()) {
+            EXPECT_EQ(o.department(), department);
+            all.push_back(o.customer_id());
+          }
+          ++pages;
+          ASSERT_LT(pages, 20);
+          if (page->next_page_token().empty()) break;
+          // Every page but the last is full.
+          EXPECT_EQ(page->ownerships_size(), limit);
+          r.set_page_token(page->next_page_token());
+        }
+        EXPECT_EQ(all, customers) << department << " page_size " << page_size
+                                  << " max_examined " << max_examined;
       }
     }
   }
