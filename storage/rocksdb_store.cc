@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -340,6 +342,7 @@ class RocksTransaction final : public Transaction {
 
   absl::Status Delete(Table table, absl::string_view key) override {
     RETURN_IF_ERROR(CheckWrite(table, key));
+    DropPendingAdd(table, key);
     rocksdb::Status s = txn_->Delete(shared_->Cf(table), ToSlice(key));
     if (!s.ok()) return Fail(ConflictOrError(s, "delete", table, key));
     return absl::OkStatus();
@@ -357,6 +360,7 @@ class RocksTransaction final : public Transaction {
 
   absl::Status DeleteUnlocked(Table table, absl::string_view key) override {
     RETURN_IF_ERROR(CheckWrite(table, key));
+    DropPendingAdd(table, key);
     return FromRocks(
         txn_->GetWriteBatch()->Delete(shared_->Cf(table), ToSlice(key)),
         "delete");
@@ -374,6 +378,7 @@ class RocksTransaction final : public Transaction {
 
   absl::Status DeleteWriteOnly(Table table, absl::string_view key) override {
     RETURN_IF_ERROR(CheckWrite(table, key));
+    DropPendingAdd(table, key);
     return FromRocks(txn_->GetWriteBatch()->GetWriteBatch()->Delete(
                          shared_->Cf(table), ToSlice(key)),
                      "delete");
@@ -399,12 +404,19 @@ class RocksTransaction final : public Transaction {
                                      int64_t delta) override {
     RETURN_IF_ERROR(CheckUsable());
     RETURN_IF_ERROR(CheckKey(key));
-    // Into the batch under the index, as PutWriteOnly.
-    std::string operand = EncodeCounter(delta);
-    return FromRocks(
-        txn_->GetWriteBatch()->GetWriteBatch()->Merge(
-            shared_->Cf(Table::kCounters), ToSlice(key), ToSlice(operand)),
-        "add to counter");
+    // Summed per key; Commit writes one merge per key into the batch under
+    // the index, as PutWriteOnly writes.
+    auto it = pending_index_.find(key);
+    if (it == pending_index_.end()) {
+      pending_.push_back(PendingAdd{std::string(key), 0});
+      // The map's key views the stored copy, not the caller's string.
+      it = pending_index_.emplace(pending_.back().key, pending_.size() - 1)
+               .first;
+    }
+    PendingAdd& add = pending_[it->second];
+    add.sum = WrappingAdd(add.sum, delta);
+    if (!savepoints_.empty()) undo_.push_back({it->second, delta});
+    return absl::OkStatus();
   }
 
   absl::StatusOr<int64_t> GetCounter(absl::string_view key) override {
@@ -430,6 +442,7 @@ class RocksTransaction final : public Transaction {
   absl::Status SetSavePoint() override {
     RETURN_IF_ERROR(CheckSavePointUsable());
     txn_->SetSavePoint();  // also marks the indexed batch
+    savepoints_.push_back(undo_.size());
     return absl::OkStatus();
   }
 
@@ -439,7 +452,16 @@ class RocksTransaction final : public Transaction {
     if (s.IsNotFound()) {
       return absl::NotFoundError("the transaction has no savepoint");
     }
-    return FromRocks(s, "roll back to savepoint");
+    RETURN_IF_ERROR(FromRocks(s, "roll back to savepoint"));
+    // The pending sums lose what was added (or dropped) since the mark.
+    const size_t mark = savepoints_.back();
+    savepoints_.pop_back();
+    while (undo_.size() > mark) {
+      PendingAdd& add = pending_[undo_.back().first];
+      add.sum = WrappingSub(add.sum, undo_.back().second);
+      undo_.pop_back();
+    }
+    return absl::OkStatus();
   }
 
   absl::Status Commit() override {
@@ -447,6 +469,10 @@ class RocksTransaction final : public Transaction {
     if (!usable.ok()) {
       Rollback();
       return usable;
+    }
+    if (absl::Status staged = StagePendingAdds(); !staged.ok()) {
+      Rollback();
+      return staged;
     }
     rocksdb::Status s = txn_->Commit();
     finished_ = true;
@@ -506,12 +532,64 @@ class RocksTransaction final : public Transaction {
     return s;
   }
 
+  // int64 addition and subtraction that wrap, as the counter merge does.
+  static int64_t WrappingAdd(int64_t a, int64_t b) {
+    return static_cast<int64_t>(static_cast<uint64_t>(a) +
+                                static_cast<uint64_t>(b));
+  }
+  static int64_t WrappingSub(int64_t a, int64_t b) {
+    return static_cast<int64_t>(static_cast<uint64_t>(a) -
+                                static_cast<uint64_t>(b));
+  }
+
+  // Before a delete of counter `key`: the write-only adds staged so far
+  // precede the delete, so they are void; later adds apply after it (the
+  // commit writes the sums at the end of the batch).
+  void DropPendingAdd(Table table, absl::string_view key) {
+    if (table != Table::kCounters || pending_.empty()) return;
+    auto it = pending_index_.find(key);
+    if (it == pending_index_.end()) return;
+    PendingAdd& add = pending_[it->second];
+    if (!savepoints_.empty()) {
+      undo_.push_back({it->second, WrappingSub(0, add.sum)});
+    }
+    add.sum = 0;
+  }
+
+  // Writes one merge per counter with a non-zero pending sum into the
+  // batch, in the order the counters were first added to.
+  absl::Status StagePendingAdds() {
+    rocksdb::ColumnFamilyHandle* cf = shared_->Cf(Table::kCounters);
+    for (const PendingAdd& add : pending_) {
+      if (add.sum == 0) continue;
+      const std::string operand = EncodeCounter(add.sum);
+      RETURN_IF_ERROR(FromRocks(txn_->GetWriteBatch()->GetWriteBatch()->Merge(
+                                    cf, ToSlice(add.key), ToSlice(operand)),
+                                "add to counter"));
+    }
+    return absl::OkStatus();
+  }
+
   Shared* shared_;
   LiveToken token_;
   std::unique_ptr<rocksdb::Transaction> txn_;
   rocksdb::ReadOptions read_options_;
   bool finished_ = false;
   absl::Status aborted_;  // OK until an operation returned ABORTED.
+
+  // AddToCounterWriteOnly's adds, summed per counter until the commit: a
+  // BatchAssign chunk adds to a rep's owned count or a team's cursor once
+  // per item, and one merge per counter is what reaches the memtable.
+  struct PendingAdd {
+    std::string key;
+    int64_t sum = 0;
+  };
+  std::deque<PendingAdd> pending_;  // a deque: keys stay where they are
+  absl::flat_hash_map<absl::string_view, size_t> pending_index_;
+  // While a savepoint is set: (pending_ index, amount) of every change to a
+  // sum, so RollbackToSavePoint can take back those since its mark.
+  std::vector<std::pair<size_t, int64_t>> undo_;
+  std::vector<size_t> savepoints_;  // undo_.size() at each SetSavePoint
 };
 
 class StoreImpl final : public Store {

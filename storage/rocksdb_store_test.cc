@@ -22,6 +22,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rocksdb/db.h"
+#include "rocksdb/merge_operator.h"
 #include "storage/crash_writer.h"
 #include "storage/keys.h"
 #include "storage/store.h"
@@ -29,6 +30,7 @@
 namespace custodian::storage {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 #define ASSERT_OK(expr) ASSERT_TRUE((expr).ok()) << (expr)
@@ -415,6 +417,126 @@ TEST_F(RocksDbStoreTest, WriteOnlyCounterAddsCommitWithTheRest) {
   EXPECT_EQ(e->AddToCounterWriteOnly("n", 1).code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(Counter("n"), 117);
+}
+
+TEST_F(RocksDbStoreTest, WriteOnlyAddsOfOneCounterCommitAsOneMerge) {
+  OpenStore();
+  // As a BatchAssign chunk adds: a savepoint per item, some items undone.
+  {
+    std::unique_ptr<Transaction> t = Begin();
+    for (int i = 0; i < 100; ++i) {
+      ASSERT_OK(t->SetSavePoint());
+      ASSERT_OK(t->AddToCounterWriteOnly("hot", 2));
+      ASSERT_OK(t->AddToCounterWriteOnly(absl::StrCat("cold", i % 3), 1));
+      if (i % 10 == 9) {
+        ASSERT_OK(t->RollbackToSavePoint());
+      }
+    }
+    ASSERT_OK(t->AddToCounterWriteOnly("zero", 5));
+    ASSERT_OK(t->AddToCounterWriteOnly("zero", -5));
+    ASSERT_OK(t->Commit());
+  }
+  EXPECT_EQ(Counter("hot"), 180);
+  EXPECT_EQ(Counter("cold0") + Counter("cold1") + Counter("cold2"), 90);
+  EXPECT_EQ(Counter("cold0"), 30);  // i = 9, 39, 69, 99 undone: i % 3 == 0
+  EXPECT_EQ(Counter("zero"), 0);
+
+  // What reached the write-ahead log: one operand per counter, none for a
+  // sum of 0.
+  store_.reset();
+  struct Concat : rocksdb::AssociativeMergeOperator {
+    bool Merge(const rocksdb::Slice&, const rocksdb::Slice* existing,
+               const rocksdb::Slice& value, std::string* out,
+               rocksdb::Logger*) const override {
+      *out = existing == nullptr ? value.ToString()
+                                 : existing->ToString() + value.ToString();
+      return true;
+    }
+    const char* Name() const override { return "Concat"; }
+  };
+  std::vector<std::string> names;
+  ASSERT_TRUE(
+      rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir_, &names).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (const std::string& n : names) {
+    rocksdb::ColumnFamilyOptions o;
+    o.merge_operator = std::make_shared<Concat>();
+    cfs.emplace_back(n, o);
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  ASSERT_TRUE(rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), dir_, cfs,
+                                           &handles, &raw)
+                  .ok());
+  rocksdb::ColumnFamilyHandle* counters = nullptr;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == TableName(Table::kCounters)) counters = handles[i];
+  }
+  ASSERT_NE(counters, nullptr);
+  auto operands = [&](const std::string& key) {
+    std::vector<rocksdb::PinnableSlice> slices(200);
+    rocksdb::GetMergeOperandsOptions options;
+    options.expected_max_number_of_operands = 200;
+    int n = -1;
+    rocksdb::Status s = raw->GetMergeOperands(rocksdb::ReadOptions(), counters,
+                                              key, slices.data(), &options, &n);
+    std::vector<std::string> out;
+    if (!s.ok()) {
+      out.push_back(s.ToString());
+      return out;
+    }
+    for (int i = 0; i < n; ++i) out.push_back(slices[i].ToString());
+    return out;
+  };
+  EXPECT_THAT(operands("hot"), ElementsAre(EncodeCounter(180)));
+  EXPECT_THAT(operands("cold1"), ElementsAre(EncodeCounter(30)));
+  EXPECT_THAT(operands("zero"), ElementsAre("NotFound: "));
+  for (auto* h : handles) raw->DestroyColumnFamilyHandle(h);
+  delete raw;
+}
+
+TEST_F(RocksDbStoreTest, DeleteOfACounterVoidsItsEarlierWriteOnlyAdds) {
+  OpenStore();
+  {
+    std::unique_ptr<Transaction> t = Begin();
+    ASSERT_OK(t->AddToCounter("a", 7));
+    ASSERT_OK(t->AddToCounter("b", 7));
+    ASSERT_OK(t->AddToCounter("c", 7));
+    ASSERT_OK(t->Commit());
+  }
+  std::unique_ptr<Transaction> t = Begin();
+  // Add, delete, add: only the last add counts.
+  ASSERT_OK(t->AddToCounterWriteOnly("a", 100));
+  ASSERT_OK(t->DeleteWriteOnly(Table::kCounters, "a"));
+  ASSERT_OK(t->AddToCounterWriteOnly("a", 3));
+  // A delete after a savepoint, rolled back: the add before it counts.
+  ASSERT_OK(t->AddToCounterWriteOnly("b", 10));
+  ASSERT_OK(t->SetSavePoint());
+  ASSERT_OK(t->Delete(Table::kCounters, "b"));
+  ASSERT_OK(t->AddToCounterWriteOnly("b", 1000));
+  ASSERT_OK(t->RollbackToSavePoint());
+  // The same, kept: the delete wins over the add before it.
+  ASSERT_OK(t->AddToCounterWriteOnly("c", 10));
+  ASSERT_OK(t->SetSavePoint());
+  ASSERT_OK(t->DeleteUnlocked(Table::kCounters, "c"));
+  ASSERT_OK(t->Commit());
+  EXPECT_EQ(Counter("a"), 3);
+  EXPECT_EQ(Counter("b"), 17);
+  EXPECT_EQ(Counter("c"), 0);
+  EXPECT_EQ(Read(Table::kCounters, "c"), "<absent>");
+}
+
+TEST_F(RocksDbStoreTest, WriteOnlyAddsWrapAroundAsTheMergeDoes) {
+  OpenStore();
+  std::unique_ptr<Transaction> t = Begin();
+  ASSERT_OK(t->AddToCounterWriteOnly("w", INT64_MAX));
+  ASSERT_OK(t->SetSavePoint());
+  ASSERT_OK(t->AddToCounterWriteOnly("w", INT64_MIN));
+  ASSERT_OK(t->AddToCounterWriteOnly("w", 2));
+  ASSERT_OK(t->RollbackToSavePoint());
+  ASSERT_OK(t->AddToCounterWriteOnly("w", 1));
+  ASSERT_OK(t->Commit());
+  EXPECT_EQ(Counter("w"), INT64_MIN);
 }
 
 TEST_F(RocksDbStoreTest, RollbackToSavePointUndoesOnlyWhatFollowedIt) {

@@ -240,9 +240,13 @@ class Transaction {
   // ownership's membership counts, a team's round-robin cursor): the add is
   // not indexed for the transaction's own reads, as PutWriteOnly. It
   // commits, rolls back and is undone by RollbackToSavePoint like the
-  // others. REQUIRES: no read of this transaction (GetCounter, Get, Scan)
-  // asks for `key` afterwards: whether it sees the add is unspecified.
-  // Errors as AddToCounter. The default calls AddToCounter.
+  // others, and a Delete of the counter later in the transaction voids it.
+  // A store may sum a transaction's write-only adds per counter and write
+  // one add per counter at the commit (RocksDbStore does: a BatchAssign
+  // chunk adds to a team's cursor once per item). REQUIRES: no read of this
+  // transaction (GetCounter, Get, Scan) asks for `key` afterwards: whether
+  // it sees the add is unspecified. Errors as AddToCounter. The default
+  // calls AddToCounter.
   virtual absl::Status AddToCounterWriteOnly(absl::string_view key,
                                              int64_t delta) {
     return AddToCounter(key, delta);
