@@ -5,6 +5,7 @@
 #include <optional>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -36,43 +37,56 @@ google::protobuf::RepeatedField<int> AllKinds() {
 // The keys of `all` (every kind, as AllDuplicateKeysOf) of the kinds in
 // `match_on`, in match_on's order. INVALID_ARGUMENT naming "match_on" for
 // MATCH_KEY_UNSPECIFIED or an unknown kind (as DuplicateKeysOf).
-absl::StatusOr<std::vector<DuplicateKey>> KeysOfKinds(
-    const std::vector<DuplicateKey>& all,
+absl::StatusOr<std::vector<MarkedKey>> KeysOfKinds(
+    const std::vector<MarkedKey>& all,
     const google::protobuf::RepeatedField<int>& match_on) {
-  std::vector<DuplicateKey> keys;
+  std::vector<MarkedKey> keys;
   for (int i = 0; i < match_on.size(); ++i) {
     const int kind = match_on[i];
     if (kind != v1::TAX_ID && kind != v1::EMAIL_DOMAIN && kind != v1::NAME) {
       return absl::InvalidArgumentError(
           absl::StrCat("match_on[", i, "]: ", kind, " is not a match key"));
     }
-    for (const DuplicateKey& k : all) {
-      if (k.kind == kind) keys.push_back(k);
+    for (const MarkedKey& k : all) {
+      if (k.key.kind == kind) keys.push_back(k);
     }
   }
   return keys;
 }
 
+// `keys` as MarkedKeys whose markers are still to be read.
+std::vector<MarkedKey> Unread(std::vector<DuplicateKey> keys) {
+  std::vector<MarkedKey> out;
+  out.reserve(keys.size());
+  for (DuplicateKey& k : keys) out.push_back(MarkedKey{std::move(k), ""});
+  return out;
+}
+
 // Reader: Transaction or Snapshot (both have Get and Scan). `keys` in
-// match_on order; `all_marked`: every one of them is known to have a marker
-// (an intake's IntakeKeys::marked), else each marker is read first.
+// match_on order; `all_marked`: every one of them is known to have a marker,
+// read into its `holder` (an intake's IntakeKeys::marked), else each marker
+// is read first.
 template <typename Reader>
 absl::StatusOr<std::vector<v1::DuplicateMatch>> Find(
     Reader& reader, const v1::Customer& customer,
-    const std::vector<DuplicateKey>& keys, bool all_marked) {
+    const std::vector<MarkedKey>& keys, bool all_marked) {
   std::vector<v1::DuplicateMatch> out;
   absl::flat_hash_set<std::string> seen;
-  for (const DuplicateKey& key : keys) {
+  for (const MarkedKey& marked : keys) {
+    const DuplicateKey& key = marked.key;
     const std::string prefix = DuplicatePrefix(key.kind, key.value);
-    // No marker: no customer has ever had this key (see the top of the
-    // header), so there is nothing to scan.
-    if (!all_marked) {
-      std::string marker;
-      absl::Status m = reader.Get(Table::kIndexes, prefix, &marker);
+    std::vector<std::string> ids;
+    if (all_marked) {
+      if (!marked.holder.empty()) ids.push_back(marked.holder);
+    } else {
+      // No marker: no customer has ever had this key (see the top of the
+      // header), so there is nothing to scan.
+      std::string holder;
+      absl::Status m = reader.Get(Table::kIndexes, prefix, &holder);
       if (absl::IsNotFound(m)) continue;
       RETURN_IF_ERROR(m);
+      if (!holder.empty()) ids.push_back(std::move(holder));
     }
-    std::vector<std::string> ids;
     {
       std::unique_ptr<storage::ScanIterator> it =
           reader.Scan(Table::kIndexes, prefix);
@@ -135,8 +149,8 @@ std::string DuplicateIndexKey(v1::MatchKey kind, absl::string_view value,
 namespace {
 
 // Locks the markers of `keys` in key order; returns those of `keys` whose
-// marker exists.
-absl::StatusOr<std::vector<DuplicateKey>> LockPrefixes(
+// marker exists, with the customer each names.
+absl::StatusOr<std::vector<MarkedKey>> LockPrefixes(
     storage::Transaction& txn, const std::vector<DuplicateKey>& keys) {
   std::vector<std::string> prefixes;
   prefixes.reserve(keys.size());
@@ -145,35 +159,44 @@ absl::StatusOr<std::vector<DuplicateKey>> LockPrefixes(
   }
   std::sort(prefixes.begin(), prefixes.end());
   prefixes.erase(std::unique(prefixes.begin(), prefixes.end()), prefixes.end());
-  absl::flat_hash_set<std::string> marked;
+  absl::flat_hash_map<std::string, std::string> holders;
   for (const std::string& prefix : prefixes) {
-    std::string ignored;
-    absl::Status s = txn.GetForUpdate(Table::kIndexes, prefix, &ignored);
+    std::string holder;
+    absl::Status s = txn.GetForUpdate(Table::kIndexes, prefix, &holder);
     if (s.ok()) {
-      marked.insert(prefix);
+      holders.emplace(prefix, std::move(holder));
     } else if (!absl::IsNotFound(s)) {
       return s;
     }
   }
-  std::vector<DuplicateKey> out;
+  std::vector<MarkedKey> out;
   for (const DuplicateKey& k : keys) {
-    if (marked.contains(DuplicatePrefix(k.kind, k.value))) out.push_back(k);
+    auto it = holders.find(DuplicatePrefix(k.kind, k.value));
+    if (it != holders.end()) out.push_back(MarkedKey{k, it->second});
   }
   return out;
 }
 
-// Stages the entries of `customer_id` for `gained`, and the markers of
-// those not in `marked` (their markers are locked by the caller).
+bool IsMarked(const std::vector<MarkedKey>& marked, const DuplicateKey& key) {
+  return std::any_of(marked.begin(), marked.end(),
+                     [&](const MarkedKey& m) { return m.key == key; });
+}
+
+// Stages `customer_id` under each of `gained`: the marker naming it for a
+// key without one (its only write for that key), else an entry. The
+// caller holds the markers locked; `marked` are those that exist.
 absl::Status StageEntries(storage::Transaction& txn,
                           absl::string_view customer_id,
                           const std::vector<DuplicateKey>& gained,
-                          const std::vector<DuplicateKey>& marked) {
+                          const std::vector<MarkedKey>& marked) {
   for (const DuplicateKey& k : gained) {
-    RETURN_IF_ERROR(txn.PutUnlocked(
-        Table::kIndexes, DuplicateIndexKey(k.kind, k.value, customer_id), ""));
-    if (std::find(marked.begin(), marked.end(), k) == marked.end()) {
-      RETURN_IF_ERROR(txn.PutUnlocked(Table::kIndexes,
-                                      DuplicatePrefix(k.kind, k.value), ""));
+    if (IsMarked(marked, k)) {
+      RETURN_IF_ERROR(
+          txn.PutUnlocked(Table::kIndexes,
+                          DuplicateIndexKey(k.kind, k.value, customer_id), ""));
+    } else {
+      RETURN_IF_ERROR(txn.PutUnlocked(
+          Table::kIndexes, DuplicatePrefix(k.kind, k.value), customer_id));
     }
   }
   return absl::OkStatus();
@@ -209,12 +232,11 @@ absl::Status StageDuplicateKeys(storage::Transaction& txn,
   absl::StatusOr<std::vector<DuplicateKey>> old = AllDuplicateKeysOf(before);
   const std::vector<DuplicateKey> old_keys =
       old.ok() ? *std::move(old) : std::vector<DuplicateKey>();
+  std::vector<DuplicateKey> lost;
   for (const DuplicateKey& k : old_keys) {
-    if (std::find(new_keys.begin(), new_keys.end(), k) != new_keys.end()) {
-      continue;
+    if (std::find(new_keys.begin(), new_keys.end(), k) == new_keys.end()) {
+      lost.push_back(k);
     }
-    RETURN_IF_ERROR(txn.DeleteUnlocked(
-        Table::kIndexes, DuplicateIndexKey(k.kind, k.value, after.id())));
   }
   std::vector<DuplicateKey> gained;
   for (const DuplicateKey& k : new_keys) {
@@ -222,7 +244,24 @@ absl::Status StageDuplicateKeys(storage::Transaction& txn,
       gained.push_back(k);
     }
   }
-  ASSIGN_OR_RETURN(std::vector<DuplicateKey> marked, LockPrefixes(txn, gained));
+  if (lost.empty() && gained.empty()) return absl::OkStatus();
+  // One pass in key order over the markers of both, as an intake does.
+  std::vector<DuplicateKey> touched = lost;
+  touched.insert(touched.end(), gained.begin(), gained.end());
+  ASSIGN_OR_RETURN(std::vector<MarkedKey> marked, LockPrefixes(txn, touched));
+  for (const DuplicateKey& k : lost) {
+    auto m = std::find_if(marked.begin(), marked.end(),
+                          [&](const MarkedKey& mk) { return mk.key == k; });
+    if (m != marked.end() && m->holder == after.id()) {
+      // It named this customer, which has no entry: it names no one now,
+      // and the key's other customers have entries.
+      RETURN_IF_ERROR(txn.PutUnlocked(Table::kIndexes,
+                                      DuplicatePrefix(k.kind, k.value), ""));
+    } else {
+      RETURN_IF_ERROR(txn.DeleteUnlocked(
+          Table::kIndexes, DuplicateIndexKey(k.kind, k.value, after.id())));
+    }
+  }
   return StageEntries(txn, after.id(), gained, marked);
 }
 
@@ -267,7 +306,10 @@ absl::StatusOr<int64_t> BackfillDuplicateMarkers(storage::Store& store,
           return absl::DataLossError(
               "a duplicate-index entry does not parse (\"dup\", kind, value)");
         }
-        if (k.done()) continue;  // a marker
+        if (k.done()) {  // a marker: its key needs none
+          last_prefix = std::string(it->key());
+          continue;
+        }
         const std::string prefix =
             DuplicatePrefix(static_cast<v1::MatchKey>(kind), value);
         if (prefix != last_prefix) {
@@ -300,7 +342,8 @@ absl::StatusOr<std::vector<v1::DuplicateMatch>> FindDuplicates(
     const google::protobuf::RepeatedField<int>& match_on) {
   ASSIGN_OR_RETURN(std::vector<DuplicateKey> keys,
                    DuplicateKeysOf(customer, match_on));
-  return Find(snapshot, customer, keys, /*all_marked=*/false);
+  return Find(snapshot, customer, Unread(std::move(keys)),
+              /*all_marked=*/false);
 }
 
 namespace {
@@ -311,13 +354,13 @@ template <typename Reader>
 absl::Status RouteDuplicatesWith(Reader& reader, PickMode mode,
                                  const AssignmentPlanner& planner,
                                  const v1::Customer& customer,
-                                 const std::vector<DuplicateKey>& all_keys,
+                                 const std::vector<MarkedKey>& all_keys,
                                  bool all_marked, const RosterIndex& roster,
                                  const v1::Policies& policies,
                                  AssignmentPlan* plan) {
   const v1::DuplicatesPolicy& dup = policies.duplicates();
   if (dup.match_on_size() == 0) return absl::OkStatus();
-  ASSIGN_OR_RETURN(std::vector<DuplicateKey> keys,
+  ASSIGN_OR_RETURN(std::vector<MarkedKey> keys,
                    KeysOfKinds(all_keys, dup.match_on()));
   ASSIGN_OR_RETURN(std::vector<v1::DuplicateMatch> matches,
                    Find(reader, customer, keys, all_marked));
@@ -407,8 +450,8 @@ absl::Status RouteDuplicates(storage::Snapshot& snapshot,
                              const v1::Policies& policies,
                              AssignmentPlan* plan) {
   return RouteDuplicatesWith(snapshot, PickMode::kDryRun, planner, customer,
-                             keys, /*all_marked=*/false, roster, policies,
-                             plan);
+                             Unread(keys), /*all_marked=*/false, roster,
+                             policies, plan);
 }
 
 }  // namespace custodian::server

@@ -1,26 +1,31 @@
 // The duplicate-matching index (查重) and duplicate routing on intake.
 //
-// Index. Every customer record has one entry per normalized key it has
+// Index. Every customer record is listed under each normalized key it has
 // (duplicate_keys.h; all three kinds, whatever the active policy, so a
 // policy change needs no re-indexing), staged in the same transaction as
 // the record by StageIntakeKeys (a new customer) or StageDuplicateKeys:
-//   kIndexes ("dup", kind: int64, value, customer) -> ""
-//   kIndexes ("dup", kind: int64, value) -> ""   the key's marker
-// The entries include the customer, whose record the writer holds locked,
-// so they are written without locks (Transaction::PutUnlocked). The marker
-// is written with the first entry of its key and never deleted: a key
-// without a marker has no entries, so looking for matches is a point read
-// (a bloom-filter miss, usually), not an index scan. What makes intake
-// exact is a lock per key: the intake of a new customer locks the marker
-// ("dup", kind, value) of every key it has (LockDuplicateKeys) before it
-// looks for matches, and a changed customer locks those of the keys it
-// gains, until their commits. So of two customers with a common key
-// committed at the same moment, the second waits for the first and then
-// sees it (is routed to it): every match is seen, in commit order. The
-// locks are taken in key order after the customer's own record and
-// ownerships, so they cannot deadlock with each other; a cycle through
-// another lock (two BatchAssign chunks) is detected by the store and the
-// mutation retried.
+//   kIndexes ("dup", kind: int64, value) -> customer   the key's marker
+//   kIndexes ("dup", kind: int64, value, customer) -> ""   an entry
+// The first customer to have a key writes its marker, naming itself, and
+// no entry: most keys belong to one customer, so that is one write per key.
+// Every later customer with the key gets an entry. When the named customer
+// loses the key, its marker is rewritten to name no one ("", as are the
+// markers of stores written before markers named anyone): then every
+// customer with the key has an entry. So a key's customers are the one its
+// marker names plus those of its entries. The entries include the customer,
+// whose record the writer holds locked, so they are written without locks
+// (Transaction::PutUnlocked). A marker is never deleted: a key without one
+// has no customers, so looking for matches is a point read (a bloom-filter
+// miss, usually), not an index scan. What makes intake exact is a lock per
+// key: the intake of a new customer locks the marker ("dup", kind, value)
+// of every key it has (LockDuplicateKeys) before it looks for matches, and
+// a changed customer locks those of the keys it gains or loses, until their
+// commits. So of two customers with a common key committed at the same
+// moment, the second waits for the first and then sees it (is routed to
+// it): every match is seen, in commit order. The locks are taken in key
+// order after the customer's own record and ownerships, so they cannot
+// deadlock with each other; a cycle through another lock (two BatchAssign
+// chunks) is detected by the store and the mutation retried.
 //
 // Stores written before markers existed get them once at start-up
 // (BackfillDuplicateMarkers).
@@ -72,12 +77,19 @@ std::string DuplicateMarkerKey(v1::MatchKey kind, absl::string_view value);
 absl::StatusOr<std::vector<DuplicateKey>> AllDuplicateKeysOf(
     const v1::Customer& customer);
 
+// A key whose marker exists, and the customer the marker names ("" for
+// none; see the top).
+struct MarkedKey {
+  DuplicateKey key;
+  std::string holder;
+};
+
 // A new customer's keys for its intake: all of them (AllDuplicateKeysOf),
 // locked, and those of them that already have a marker (only those can
 // match).
 struct IntakeKeys {
   std::vector<DuplicateKey> all;
-  std::vector<DuplicateKey> marked;
+  std::vector<MarkedKey> marked;
 };
 
 // Computes `customer`'s keys and locks their markers in key order (see the
@@ -87,15 +99,18 @@ struct IntakeKeys {
 absl::StatusOr<IntakeKeys> LockDuplicateKeys(storage::Transaction& txn,
                                              const v1::Customer& customer);
 
-// Stages the index entries of a new customer, and the markers of its keys
-// that had none. REQUIRES: `intake` is LockDuplicateKeys' answer in `txn`.
+// Lists a new customer under its keys: the marker naming it for each key
+// that had none, an entry for the others. REQUIRES: `intake` is
+// LockDuplicateKeys' answer in `txn`.
 absl::Status StageIntakeKeys(storage::Transaction& txn,
                              absl::string_view customer_id,
                              const IntakeKeys& intake);
 
-// Stages the index entries of a stored customer changed from `before` to
-// `after`: deletes those it no longer has, locks the markers of the keys it
-// gains and writes their entries (and the missing markers).
+// Lists a stored customer changed from `before` to `after` under the keys
+// it gains and takes it off those it loses: locks the markers of both in
+// key order, deletes its entries of lost keys (or rewrites a lost key's
+// marker that named it to name no one) and lists it under the gained ones
+// as StageIntakeKeys does.
 // INVALID_ARGUMENT naming the field when a value of `after` is not valid
 // UTF-8; the store's errors. REQUIRES: the customer record is locked by
 // `txn`.
@@ -103,13 +118,14 @@ absl::Status StageDuplicateKeys(storage::Transaction& txn,
                                 const v1::Customer& before,
                                 const v1::Customer& after);
 
-// Writes the marker of every key that has index entries but none, once per
-// store: does nothing when kOperations ("dup_markers") says it was done,
-// else scans every ("dup", ...) entry in pages of `batch_size`, writes the
-// missing markers a page per transaction and then that record. Returns how
-// many markers it wrote. Run before the store serves (custodiand's start);
-// a crash part-way leaves the record unwritten, so the next start runs it
-// again (writing a marker twice is harmless). DATA_LOSS for an entry that
+// Writes the marker of every key that has index entries but none, naming
+// no one, once per store: does nothing when kOperations ("dup_markers")
+// says it was done, else scans every ("dup", ...) entry in pages of
+// `batch_size`, writes the missing markers a page per transaction and then
+// that record. Returns how many markers it wrote. Run before the store
+// serves (custodiand's start); a crash part-way leaves the record
+// unwritten, so the next start runs it again (a key whose marker exists is
+// skipped, so no marker is rewritten). DATA_LOSS for an entry that
 // does not parse; the store's errors.
 absl::StatusOr<int64_t> BackfillDuplicateMarkers(storage::Store& store,
                                                  int batch_size = 1000);

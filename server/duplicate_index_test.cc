@@ -43,8 +43,21 @@ class DuplicateIntakeTest : public testing::PoolTest {
     return c;
   }
 
-  bool Indexed(v1::MatchKey kind, absl::string_view value,
-               absl::string_view customer) {
+  // The key's marker: the customer it names ("" for none), or "(none)"
+  // when the key has no marker.
+  std::string Marker(v1::MatchKey kind, absl::string_view value) {
+    auto snapshot = store_->NewSnapshot();
+    EXPECT_TRUE(snapshot.ok());
+    std::string v;
+    absl::Status s = (*snapshot)->Get(storage::Table::kIndexes,
+                                      DuplicateMarkerKey(kind, value), &v);
+    if (absl::IsNotFound(s)) return "(none)";
+    EXPECT_TRUE(s.ok()) << s;
+    return v;
+  }
+
+  bool HasEntry(v1::MatchKey kind, absl::string_view value,
+                absl::string_view customer) {
     auto snapshot = store_->NewSnapshot();
     EXPECT_TRUE(snapshot.ok());
     std::string v;
@@ -53,6 +66,42 @@ class DuplicateIntakeTest : public testing::PoolTest {
               DuplicateIndexKey(kind, value, customer), &v)
         .ok();
   }
+
+  // Whether `customer` is listed under the key: named by its marker or
+  // with an entry.
+  bool Indexed(v1::MatchKey kind, absl::string_view value,
+               absl::string_view customer) {
+    return Marker(kind, value) == customer || HasEntry(kind, value, customer);
+  }
+
+  // The ids FindDuplicates gives for a probe customer with name `name`,
+  // matching on the name alone.
+  std::vector<std::string> MatchesByName(absl::string_view name) {
+    v1::Customer probe = MakeCustomer("probe");
+    probe.set_name(std::string(name));
+    google::protobuf::RepeatedField<int> on_name;
+    on_name.Add(v1::NAME);
+    auto snapshot = store_->NewSnapshot();
+    EXPECT_TRUE(snapshot.ok());
+    auto found = FindDuplicates(**snapshot, probe, on_name);
+    EXPECT_TRUE(found.ok()) << found.status();
+    std::vector<std::string> ids;
+    if (found.ok()) {
+      for (const v1::DuplicateMatch& m : *found) ids.push_back(m.customer_id());
+    }
+    return ids;
+  }
+
+  void Rename(v1::Customer& c, absl::string_view name,
+              absl::string_view request_id) {
+    c.set_name(std::string(name));
+    v1::UpdateCustomerRequest update;
+    *update.mutable_customer() = c;
+    update.set_request_id(std::string(request_id));
+    absl::StatusOr<v1::AssignResponse> answer =
+        assigner_->UpdateCustomer(update, "crm");
+    ASSERT_TRUE(answer.ok()) << answer.status();
+  }
 };
 
 TEST_F(DuplicateIntakeTest, IndexesKeysInTheCustomersCommit) {
@@ -60,19 +109,58 @@ TEST_F(DuplicateIntakeTest, IndexesKeysInTheCustomersCommit) {
   c.set_tax_id("91440300MA5F");
   c.set_email_domain("Huawei.COM");
   AssignCustomer(c);
-  EXPECT_TRUE(Indexed(v1::NAME, "华为技术", "n1"));
-  EXPECT_TRUE(Indexed(v1::TAX_ID, "91440300MA5F", "n1"));
-  EXPECT_TRUE(Indexed(v1::EMAIL_DOMAIN, "huawei.com", "n1"));
+  // The first customer with a key is named by its marker, with no entry.
+  EXPECT_EQ(Marker(v1::NAME, "华为技术"), "n1");
+  EXPECT_EQ(Marker(v1::TAX_ID, "91440300MA5F"), "n1");
+  EXPECT_EQ(Marker(v1::EMAIL_DOMAIN, "huawei.com"), "n1");
+  EXPECT_FALSE(HasEntry(v1::NAME, "华为技术", "n1"));
 
-  // Changing a key moves its entry.
-  v1::UpdateCustomerRequest update;
-  *update.mutable_customer() = c;
-  update.mutable_customer()->set_name("华为终端有限公司");
-  update.set_request_id("update-1");
-  ASSERT_TRUE(assigner_->UpdateCustomer(update, "crm").ok());
+  // Changing a key moves it: the old marker names no one.
+  Rename(c, "华为终端有限公司", "update-1");
   EXPECT_FALSE(Indexed(v1::NAME, "华为技术", "n1"));
-  EXPECT_TRUE(Indexed(v1::NAME, "华为终端", "n1"));
+  EXPECT_EQ(Marker(v1::NAME, "华为技术"), "");
+  EXPECT_EQ(Marker(v1::NAME, "华为终端"), "n1");
   EXPECT_TRUE(Indexed(v1::TAX_ID, "91440300MA5F", "n1"));
+
+  // Back to the old name: the marker exists, so an entry.
+  Rename(c, "华为技术有限公司", "update-2");
+  EXPECT_EQ(Marker(v1::NAME, "华为技术"), "");
+  EXPECT_TRUE(HasEntry(v1::NAME, "华为技术", "n1"));
+  EXPECT_EQ(Marker(v1::NAME, "华为终端"), "");
+  EXPECT_EQ(MatchesByName("华为技术"), std::vector<std::string>{"n1"});
+  EXPECT_TRUE(MatchesByName("华为终端").empty());
+}
+
+// The key's later customers get entries; when the customer its marker
+// names leaves the key, the others are still found, and one that leaves
+// loses its entry.
+TEST_F(DuplicateIntakeTest, AKeysCustomersAreItsMarkersAndItsEntries) {
+  v1::Customer a = North("a", "Acme Robotics");
+  v1::Customer b = North("b", "ACME robotics ltd");
+  v1::Customer c = North("c", "Acme Robotics Co.");
+  AssignCustomer(a);
+  clock_.Advance(absl::Minutes(1));
+  AssignCustomer(b);
+  clock_.Advance(absl::Minutes(1));
+  AssignCustomer(c);
+  EXPECT_EQ(Marker(v1::NAME, "acmerobotics"), "a");
+  EXPECT_FALSE(HasEntry(v1::NAME, "acmerobotics", "a"));
+  EXPECT_TRUE(HasEntry(v1::NAME, "acmerobotics", "b"));
+  EXPECT_TRUE(HasEntry(v1::NAME, "acmerobotics", "c"));
+  EXPECT_EQ(MatchesByName("Acme Robotics"),
+            (std::vector<std::string>{"a", "b", "c"}));
+
+  Rename(a, "Zeta Labs", "rename-a");
+  EXPECT_EQ(Marker(v1::NAME, "acmerobotics"), "");
+  EXPECT_EQ(MatchesByName("Acme Robotics"),
+            (std::vector<std::string>{"b", "c"}));
+  Rename(b, "Omega Labs", "rename-b");
+  EXPECT_FALSE(HasEntry(v1::NAME, "acmerobotics", "b"));
+  EXPECT_EQ(MatchesByName("Acme Robotics"), std::vector<std::string>{"c"});
+  // A new customer with the key is routed to the one left.
+  AssignCustomer(North("d", "Acme Robotics"));
+  ASSERT_EQ(Get("d").explanation().duplicates_size(), 1);
+  EXPECT_EQ(Get("d").explanation().duplicates(0).customer_id(), "c");
 }
 
 TEST_F(DuplicateIntakeTest, MarksEachKeyOnceAndBackfillsOldStores) {
@@ -103,26 +191,30 @@ TEST_F(DuplicateIntakeTest, MarksEachKeyOnceAndBackfillsOldStores) {
   };
   EXPECT_EQ(find(), 1u);
 
-  // A store from before markers: the entries without their markers.
+  // A store from before markers: an entry for every customer of a key, and
+  // no markers.
   {
     auto txn = store_->Begin();
     ASSERT_TRUE(txn.ok());
-    ASSERT_TRUE((*txn)
-                    ->Delete(storage::Table::kIndexes,
-                             DuplicateMarkerKey(v1::NAME, "acme"))
-                    .ok());
-    ASSERT_TRUE((*txn)
-                    ->Delete(storage::Table::kIndexes,
-                             DuplicateMarkerKey(v1::TAX_ID, "T-1"))
-                    .ok());
+    for (auto [kind, value] :
+         {std::pair{v1::NAME, "acme"}, std::pair{v1::TAX_ID, "T-1"}}) {
+      ASSERT_TRUE((*txn)
+                      ->Delete(storage::Table::kIndexes,
+                               DuplicateMarkerKey(kind, value))
+                      .ok());
+      ASSERT_TRUE((*txn)
+                      ->Put(storage::Table::kIndexes,
+                            DuplicateIndexKey(kind, value, "n1"), "")
+                      .ok());
+    }
     ASSERT_TRUE((*txn)->Commit().ok());
   }
   EXPECT_EQ(find(), 0u);  // unmarked keys are not looked up
   auto written = BackfillDuplicateMarkers(*store_, /*batch_size=*/1);
   ASSERT_TRUE(written.ok()) << written.status();
   EXPECT_EQ(*written, 2);
-  EXPECT_TRUE(marked(v1::NAME, "acme"));
-  EXPECT_TRUE(marked(v1::TAX_ID, "T-1"));
+  EXPECT_EQ(Marker(v1::NAME, "acme"), "");  // names no one: n1 has an entry
+  EXPECT_EQ(Marker(v1::TAX_ID, "T-1"), "");
   EXPECT_EQ(find(), 1u);
   // Once per store.
   auto again = BackfillDuplicateMarkers(*store_);
