@@ -56,13 +56,15 @@ absl::Status ValidateIdempotencyOptions(const IdempotencyOptions& options) {
 }
 
 std::string SerializeDeterministic(const google::protobuf::Message& message) {
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream out(&stream);
-    out.SetSerializationDeterministic(true);
-    message.SerializeToCodedStream(&out);
-  }
+  // Sized first and written into place: a string stream grows the string
+  // in steps and zero-fills each step, which cost more than the encoding.
+  const size_t size = message.ByteSizeLong();
+  std::string bytes(size, '\0');
+  google::protobuf::io::ArrayOutputStream array(bytes.data(),
+                                                static_cast<int>(size));
+  google::protobuf::io::CodedOutputStream out(&array);
+  out.SetSerializationDeterministic(true);
+  message.SerializeWithCachedSizes(&out);
   return bytes;
 }
 

@@ -3,9 +3,13 @@
 #include <optional>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "custodian/v1/customer.pb.h"
 #include "custodian/v1/roster_service.pb.h"
 #include "custodian/v1/ruleset_service.pb.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "gtest/gtest.h"
 #include "server/domain_testing.h"
 #include "server/request_checks.h"
@@ -44,6 +48,36 @@ class IdempotencyTest : public ::testing::Test {
   std::unique_ptr<storage::Store> store_;
   Idempotency idem_{IdempotencyOptions{absl::Hours(24)}};
 };
+
+// The bytes are protobuf's deterministic encoding (map entries in key
+// order), whatever order the map was filled in.
+TEST(SerializeDeterministicTest, IsTheDeterministicEncoding) {
+  v1::Customer forward;
+  v1::Customer backward;
+  for (int i = 0; i < 50; ++i) {
+    (*forward.mutable_attributes())[absl::StrCat("k", i)] = absl::StrCat(i);
+    (*backward.mutable_attributes())[absl::StrCat("k", 49 - i)] =
+        absl::StrCat(49 - i);
+  }
+  forward.set_id("c-1");
+  forward.set_name(std::string(300, 'x'));
+  backward.set_id("c-1");
+  backward.set_name(std::string(300, 'x'));
+  std::string reference;
+  {
+    google::protobuf::io::StringOutputStream stream(&reference);
+    google::protobuf::io::CodedOutputStream out(&stream);
+    out.SetSerializationDeterministic(true);
+    forward.SerializeToCodedStream(&out);
+  }
+  EXPECT_EQ(SerializeDeterministic(forward), reference);
+  EXPECT_EQ(SerializeDeterministic(backward), reference);
+  v1::Customer parsed;
+  ASSERT_TRUE(parsed.ParseFromString(SerializeDeterministic(forward)));
+  EXPECT_EQ(parsed.attributes().at("k7"), "7");
+  EXPECT_EQ(parsed.name().size(), 300u);
+  EXPECT_EQ(SerializeDeterministic(v1::Customer()), "");
+}
 
 TEST(RequestFingerprintTest, IgnoresRequestIdOnly) {
   v1::SetRepStatusRequest a;
