@@ -149,6 +149,27 @@ TEST_F(RocksDbStoreTest, RollbackLeavesNothing) {
   EXPECT_EQ(Counter("n"), 0);
 }
 
+// A miss is NOT_FOUND naming the table, from every reader, each time.
+TEST_F(RocksDbStoreTest, AMissNamesItsTable) {
+  OpenStore();
+  std::unique_ptr<Transaction> txn = Begin();
+  std::string v;
+  for (int i = 0; i < 2; ++i) {
+    absl::Status get = txn->Get(Table::kCustomers, "nobody", &v);
+    EXPECT_EQ(get.code(), absl::StatusCode::kNotFound);
+    EXPECT_EQ(get.message(), "customers: no such key");
+    absl::Status locked = txn->GetForUpdate(Table::kIndexes, "nothing", &v);
+    EXPECT_EQ(locked.code(), absl::StatusCode::kNotFound);
+    EXPECT_EQ(locked.message(), "indexes: no such key");
+  }
+  txn->Rollback();
+  absl::StatusOr<std::unique_ptr<Snapshot>> snapshot = store_->NewSnapshot();
+  ASSERT_OK(snapshot.status());
+  absl::Status read = (*snapshot)->Get(Table::kAudit, "none", &v);
+  EXPECT_EQ(read.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(read.message(), "audit: no such key");
+}
+
 TEST_F(RocksDbStoreTest, AbortedTransactionLeavesNothing) {
   OpenStore();
   std::unique_ptr<Transaction> loser = Begin();
