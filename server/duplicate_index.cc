@@ -177,9 +177,12 @@ absl::StatusOr<std::vector<MarkedKey>> LockPrefixes(
   return out;
 }
 
-bool IsMarked(const std::vector<MarkedKey>& marked, const DuplicateKey& key) {
-  return std::any_of(marked.begin(), marked.end(),
-                     [&](const MarkedKey& m) { return m.key == key; });
+// The entry of `marked` for `key`, or null when its marker does not exist.
+const MarkedKey* FindMarked(const std::vector<MarkedKey>& marked,
+                            const DuplicateKey& key) {
+  auto it = std::find_if(marked.begin(), marked.end(),
+                         [&](const MarkedKey& m) { return m.key == key; });
+  return it == marked.end() ? nullptr : &*it;
 }
 
 // Stages `customer_id` under each of `gained`: the marker naming it for a
@@ -190,7 +193,7 @@ absl::Status StageEntries(storage::Transaction& txn,
                           const std::vector<DuplicateKey>& gained,
                           const std::vector<MarkedKey>& marked) {
   for (const DuplicateKey& k : gained) {
-    if (IsMarked(marked, k)) {
+    if (FindMarked(marked, k) != nullptr) {
       RETURN_IF_ERROR(
           txn.PutUnlocked(Table::kIndexes,
                           DuplicateIndexKey(k.kind, k.value, customer_id), ""));
@@ -250,9 +253,8 @@ absl::Status StageDuplicateKeys(storage::Transaction& txn,
   touched.insert(touched.end(), gained.begin(), gained.end());
   ASSIGN_OR_RETURN(std::vector<MarkedKey> marked, LockPrefixes(txn, touched));
   for (const DuplicateKey& k : lost) {
-    auto m = std::find_if(marked.begin(), marked.end(),
-                          [&](const MarkedKey& mk) { return mk.key == k; });
-    if (m != marked.end() && m->holder == after.id()) {
+    const MarkedKey* m = FindMarked(marked, k);
+    if (m != nullptr && m->holder == after.id()) {
       // It named this customer, which has no entry: it names no one now,
       // and the key's other customers have entries.
       RETURN_IF_ERROR(txn.PutUnlocked(Table::kIndexes,

@@ -222,6 +222,21 @@ TEST_F(DuplicateIntakeTest, MarksEachKeyOnceAndBackfillsOldStores) {
   EXPECT_EQ(*again, 0);
 }
 
+// The backfill leaves a marker that exists alone: rewriting it to name no
+// one would lose the customer it names, which has no entry.
+TEST_F(DuplicateIntakeTest, BackfillKeepsTheCustomerAMarkerNames) {
+  AssignCustomer(North("a", "Acme Robotics"));
+  AssignCustomer(North("b", "Acme Robotics Ltd"));
+  ASSERT_EQ(Marker(v1::NAME, "acmerobotics"), "a");
+  ASSERT_TRUE(HasEntry(v1::NAME, "acmerobotics", "b"));
+  auto written = BackfillDuplicateMarkers(*store_, /*batch_size=*/1);
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_EQ(*written, 0);
+  EXPECT_EQ(Marker(v1::NAME, "acmerobotics"), "a");
+  EXPECT_EQ(MatchesByName("Acme Robotics"),
+            (std::vector<std::string>{"a", "b"}));
+}
+
 TEST_F(DuplicateIntakeTest, RoutesANewDuplicateToTheExistingOwner) {
   AssignCustomer(North("n1", "华为技术有限公司"));
   ASSERT_EQ(Get("n1").rep(), "r1");
