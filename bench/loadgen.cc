@@ -976,4 +976,11 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace custodian::loadgen
 
-int main(int argc, char** argv) { return custodian::loadgen::Main(argc, argv); }
+int main(int argc, char** argv) {
+  // Debian's Abseil is built with mutex deadlock detection on, and gRPC's
+  // client locks absl::Mutex on every call: the load generator would spend
+  // its CPU (which the server shares) updating the global lock graph. As
+  // custodiand does (server/main.cc), it turns detection off.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  return custodian::loadgen::Main(argc, argv);
+}
