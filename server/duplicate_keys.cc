@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -66,56 +67,75 @@ bool IsWordCodePoint(utf8proc_int32_t cp) {
   }
 }
 
-// Splits NFKC case-folded `text` into words (see the top of the header).
-std::vector<std::string> Words(absl::string_view text) {
-  std::vector<std::string> words;
-  std::string word;
-  const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(text.data());
-  utf8proc_ssize_t left = static_cast<utf8proc_ssize_t>(text.size());
-  while (left > 0) {
-    utf8proc_int32_t cp = 0;
-    const utf8proc_ssize_t n = utf8proc_iterate(p, left, &cp);
-    if (n <= 0) break;  // REQUIRES valid UTF-8: checked by NfkcCaseFold
-    if (IsWordCodePoint(cp)) {
-      word.append(reinterpret_cast<const char*>(p), static_cast<size_t>(n));
-    } else if (!word.empty()) {
-      words.push_back(std::move(word));
-      word.clear();
+// Splits NFKC case-folded `text` into words (see the top of the header):
+// views into `text`, each a maximal run of word code points.
+std::vector<absl::string_view> Words(absl::string_view text) {
+  std::vector<absl::string_view> words;
+  const auto* const begin =
+      reinterpret_cast<const utf8proc_uint8_t*>(text.data());
+  const utf8proc_ssize_t size = static_cast<utf8proc_ssize_t>(text.size());
+  utf8proc_ssize_t at = 0;
+  utf8proc_ssize_t word_start = -1;  // -1: not inside a word
+  while (at < size) {
+    bool is_word = false;
+    utf8proc_ssize_t n = 1;
+    if (begin[at] < 0x80) {
+      // The ASCII word code points (letters Lu/Ll, digits Nd) are exactly
+      // the alphanumerics: no category lookup (duplicate_keys_test checks
+      // every ASCII character against IsWordCodePoint).
+      is_word = absl::ascii_isalnum(static_cast<unsigned char>(begin[at]));
+    } else {
+      utf8proc_int32_t cp = 0;
+      n = utf8proc_iterate(begin + at, size - at, &cp);
+      if (n <= 0) break;  // REQUIRES valid UTF-8: checked by NfkcCaseFold
+      is_word = IsWordCodePoint(cp);
     }
-    p += n;
-    left -= n;
+    if (is_word && word_start < 0) {
+      word_start = at;
+    } else if (!is_word && word_start >= 0) {
+      words.push_back(text.substr(static_cast<size_t>(word_start),
+                                  static_cast<size_t>(at - word_start)));
+      word_start = -1;
+    }
+    at += n;
   }
-  if (!word.empty()) words.push_back(std::move(word));
+  if (word_start >= 0) {
+    words.push_back(text.substr(static_cast<size_t>(word_start),
+                                static_cast<size_t>(at - word_start)));
+  }
   return words;
 }
 
+// A null-terminated table of the header as views, measured once (comparing
+// against the const char* entries measured each of them on every word).
+std::vector<absl::string_view> Views(const char* const* table) {
+  std::vector<absl::string_view> views;
+  for (const char* const* s = table; *s != nullptr; ++s) views.push_back(*s);
+  return views;
+}
+
 bool IsSuffixWord(absl::string_view word) {
-  for (const char* const* s = kLegalSuffixWords; *s != nullptr; ++s) {
-    if (word == *s) return true;
-  }
-  return false;
+  static const auto* const kWords = [] {
+    const std::vector<absl::string_view> words = Views(kLegalSuffixWords);
+    return new absl::flat_hash_set<absl::string_view>(words.begin(),
+                                                      words.end());
+  }();
+  return kWords->contains(word);
 }
 
 // Removes one legal suffix from the end of `words`; false if none.
-bool StripOneSuffix(std::vector<std::string>& words) {
+bool StripOneSuffix(std::vector<absl::string_view>& words) {
   if (words.empty()) return false;
-  std::string& last = words.back();
+  absl::string_view& last = words.back();
   if (IsSuffixWord(last)) {
     words.pop_back();
     return true;
   }
-  for (const char* const* s = kLegalSuffixesZh; *s != nullptr; ++s) {
-    const absl::string_view suffix = *s;
-    if (absl::EndsWith(last, suffix)) {
-      // A new string rather than resize(): GCC 12 at -O3 reports a
-      // (false) -Wrestrict overlap in the in-place shrink.
-      std::string kept(
-          absl::string_view(last).substr(0, last.size() - suffix.size()));
-      if (kept.empty()) {
-        words.pop_back();
-      } else {
-        last = std::move(kept);
-      }
+  static const auto* const kZh =
+      new std::vector<absl::string_view>(Views(kLegalSuffixesZh));
+  for (const absl::string_view suffix : *kZh) {
+    if (absl::ConsumeSuffix(&last, suffix)) {
+      if (last.empty()) words.pop_back();
       return true;
     }
   }
@@ -174,8 +194,8 @@ absl::StatusOr<std::string> NormalizeEmailDomain(absl::string_view domain) {
 absl::StatusOr<std::string> NormalizeCompanyName(absl::string_view name) {
   absl::StatusOr<std::string> folded = NfkcCaseFold("name", name);
   if (!folded.ok()) return folded.status();
-  std::vector<std::string> words = Words(*folded);
-  std::vector<std::string> stripped = words;
+  const std::vector<absl::string_view> words = Words(*folded);
+  std::vector<absl::string_view> stripped = words;
   while (StripOneSuffix(stripped)) {
   }
   return absl::StrJoin(stripped.empty() ? words : stripped, "");

@@ -9,13 +9,13 @@ add_library(custodian_dupkeys duplicate_keys.cc)
 target_compile_options(custodian_dupkeys PRIVATE ${CUSTODIAN_WARNINGS})
 target_link_libraries(custodian_dupkeys
   PUBLIC custodian_proto absl::status absl::statusor absl::strings
-  PRIVATE PkgConfig::UTF8PROC)
+  PRIVATE PkgConfig::UTF8PROC absl::flat_hash_set)
 
 if(CUSTODIAN_BUILD_TESTS)
   add_executable(dupkeys_test duplicate_keys_test.cc)
   target_compile_options(dupkeys_test PRIVATE ${CUSTODIAN_WARNINGS})
   target_link_libraries(dupkeys_test PRIVATE custodian_dupkeys
-    GTest::gtest_main GTest::gmock)
+    PkgConfig::UTF8PROC GTest::gtest_main GTest::gmock)
   gtest_discover_tests(dupkeys_test DISCOVERY_TIMEOUT 60)
 endif()
 
