@@ -24,25 +24,27 @@ constexpr absl::string_view kFixedRepTeamPrefix = "rep:";
 
 // One target of a department's chain and which part of the decision it is.
 struct ChainStep {
-  v1::Target target;
-  std::string used;  // "rule", "overflow" or "fallback"
+  // Into the decision or the ruleset, which outlive the chain.
+  const v1::Target* target;
+  absl::string_view used;  // "rule", "overflow" or "fallback"
 };
 
 // The chain of a decision (see the top of the header). `fallback` is the
-// department's fallback (null when none).
+// department's fallback (null when none). The steps point into `decision`
+// and `*fallback`.
 std::vector<ChainStep> BuildChain(const v1::DepartmentDecision& decision,
                                   const v1::Target* fallback) {
   std::vector<ChainStep> chain;
   switch (decision.kind()) {
     case v1::RULE:
-      chain.push_back({decision.target(), "rule"});
+      chain.push_back({&decision.target(), "rule"});
       if (decision.has_overflow()) {
-        chain.push_back({decision.overflow(), "overflow"});
+        chain.push_back({&decision.overflow(), "overflow"});
       }
-      if (fallback != nullptr) chain.push_back({*fallback, "fallback"});
+      if (fallback != nullptr) chain.push_back({fallback, "fallback"});
       break;
     case v1::FALLBACK:
-      chain.push_back({decision.target(), "fallback"});
+      chain.push_back({&decision.target(), "fallback"});
       break;
     default:
       break;
@@ -76,7 +78,7 @@ bool IsRepOwned(const v1::Ownership& o) {
 // Whether `step` holds the owner of `o` (see "contained" in the header).
 bool StepContains(const ChainStep& step, const v1::Ownership& o,
                   absl::string_view department, const RosterIndex& roster) {
-  const v1::Target& t = step.target;
+  const v1::Target& t = *step.target;
   switch (t.kind_case()) {
     case v1::Target::kTeam: {
       if (!IsRepOwned(o)) return false;
@@ -132,16 +134,18 @@ class ChainWalker {
         in_cooldown_(in_cooldown),
         exclude_rep_(exclude_rep) {}
 
-  // Walks chain[from..]; the rep `exclude_rep` is left out of the first
-  // step's team (Reject).
-  absl::StatusOr<Outcome> Walk(const std::vector<ChainStep>& chain,
-                               size_t from) {
-    Outcome out;
+  // Walks chain[from..] into `*result` (REQUIRES: a new Outcome; filled in
+  // place, as an ownership moved between calls costs a construction, a swap
+  // and a destruction each time); the rep `exclude_rep` is left out of the
+  // first step's team (Reject).
+  absl::Status Walk(const std::vector<ChainStep>& chain, size_t from,
+                    Outcome* result) {
+    Outcome& out = *result;
     v1::OwnershipExplanation* ex = out.ownership.mutable_explanation();
     bool described_team = false;
     for (size_t i = from; i < chain.size(); ++i) {
       const ChainStep& step = chain[i];
-      const v1::Target& t = step.target;
+      const v1::Target& t = *step.target;
       switch (t.kind_case()) {
         case v1::Target::kTeam: {
           const v1::Team* team = roster_.FindTeam(t.team());
@@ -176,10 +180,10 @@ class ChainWalker {
           if (pick.rep_id.empty()) break;
           ex->set_team(team->id());
           ex->set_strategy(std::string(StrategyFileName(request.strategy)));
-          SetRepOwner(step, pick.rep_id, team->id(), &out);
+          SetRepOwner(step, pick.rep_id, team->id(), result);
           out.reservation = std::move(pick.reservation);
           out.moves_cursor = out.reservation.has_value();
-          return out;
+          return absl::OkStatus();
         }
         case v1::Target::kRep: {
           if (i == from && !exclude_rep_.empty() && t.rep() == exclude_rep_) {
@@ -190,9 +194,9 @@ class ChainWalker {
           if (pick.rep_id.empty()) break;
           ex->clear_team();
           ex->clear_strategy();
-          SetRepOwner(step, pick.rep_id, "", &out);
+          SetRepOwner(step, pick.rep_id, "", result);
           out.reservation = std::move(pick.reservation);
-          return out;
+          return absl::OkStatus();
         }
         case v1::Target::kPool: {
           const v1::Team* pool = roster_.FindTeam(t.pool());
@@ -202,10 +206,10 @@ class ChainWalker {
           }
           ex->clear_team();
           ex->clear_strategy();
-          ex->set_target_used(step.used);
+          ex->set_target_used(std::string(step.used));
           out.ownership.set_state(v1::Ownership::POOLED);
           out.ownership.set_pool(pool->id());
-          return out;
+          return absl::OkStatus();
         }
         default:
           break;
@@ -214,7 +218,7 @@ class ChainWalker {
     out.ownership.set_state(v1::Ownership::UNOWNED);
     out.ownership.set_unowned_reason(
         chain.empty() ? v1::Ownership::NO_MATCH : v1::Ownership::NO_CAPACITY);
-    return out;
+    return absl::OkStatus();
   }
 
   // Picks `rep_id` alone, as for a fixed-rep target or a transfer: the
@@ -277,12 +281,13 @@ class ChainWalker {
 
   static void SetRepOwner(const ChainStep& step, const std::string& rep,
                           const std::string& team, Outcome* out) {
-    out->ownership.set_state(step.target.requires_approval()
+    out->ownership.set_state(step.target->requires_approval()
                                  ? v1::Ownership::PENDING_APPROVAL
                                  : v1::Ownership::ACTIVE);
     out->ownership.set_rep(rep);
     out->ownership.set_team(team);
-    out->ownership.mutable_explanation()->set_target_used(step.used);
+    out->ownership.mutable_explanation()->set_target_used(
+        std::string(step.used));
   }
 
   TeamAllocator* allocator_;
@@ -515,6 +520,7 @@ absl::StatusOr<AssignmentPlan> AssignmentPlanner::Plan(const PlanInput& input,
   const RosterIndex& roster = *input.roster;
 
   AssignmentPlan plan;
+  plan.departments.reserve(static_cast<size_t>(ruleset.departments_size()));
   input.ruleset->Evaluate(customer, input.now, rules::EvaluateOptions(),
                           &plan.evaluation);
   const std::vector<std::string> terms = MatchTerms(customer, plan.evaluation);
@@ -535,13 +541,14 @@ absl::StatusOr<AssignmentPlan> AssignmentPlanner::Plan(const PlanInput& input,
         BuildChain(decision, DepartmentFallback(ruleset, dept));
     ChainWalker walker(allocator_, mode, dept, terms, policies, roster,
                        input.in_cooldown, "");
-    auto fresh = [&]() -> absl::StatusOr<Outcome> {
-      ASSIGN_OR_RETURN(Outcome out, walker.Walk(chain, 0));
+    Outcome out;  // of fresh()
+    auto fresh = [&]() -> absl::Status {
+      RETURN_IF_ERROR(walker.Walk(chain, 0, &out));
       Complete(customer, decision, plan.evaluation, input.ruleset_version,
                input.now, &out.ownership);
-      return out;
+      return absl::OkStatus();
     };
-    auto take = [&](Outcome out) {
+    auto take = [&] {
       dp.after = std::move(out.ownership);
       dp.changed = true;
       dp.reservation = std::move(out.reservation);
@@ -555,11 +562,11 @@ absl::StatusOr<AssignmentPlan> AssignmentPlanner::Plan(const PlanInput& input,
 
     if (cur == nullptr || cur->state() == v1::Ownership::UNOWNED ||
         cur->state() == v1::Ownership::STATE_UNSPECIFIED) {
-      ASSIGN_OR_RETURN(Outcome out, fresh());
+      RETURN_IF_ERROR(fresh());
       if (cur != nullptr && SameOutcome(*cur, out.ownership)) {
         dp.after = *cur;  // nothing reserved: unowned has no rep
       } else {
-        take(std::move(out));
+        take();
       }
     } else if (cur->state() == v1::Ownership::FROZEN) {
       dp.after = *cur;
@@ -579,22 +586,22 @@ absl::StatusOr<AssignmentPlan> AssignmentPlanner::Plan(const PlanInput& input,
         }
       }
       if (owner_gone) {
-        ASSIGN_OR_RETURN(Outcome out, fresh());
+        RETURN_IF_ERROR(fresh());
         if (out.ownership.state() == v1::Ownership::UNOWNED &&
             out.ownership.unowned_reason() == v1::Ownership::NO_CAPACITY) {
           dp.after = *cur;
         } else {
-          take(std::move(out));
+          take();
         }
       } else if (contained) {
         keep(false);
       } else if (policies.on_drift() == v1::REASSIGN) {
-        ASSIGN_OR_RETURN(Outcome out, fresh());
+        RETURN_IF_ERROR(fresh());
         if (out.ownership.state() == v1::Ownership::UNOWNED &&
             out.ownership.unowned_reason() == v1::Ownership::NO_CAPACITY) {
           keep(true);
         } else {
-          take(std::move(out));
+          take();
         }
       } else {
         keep(true);
@@ -646,7 +653,8 @@ absl::StatusOr<DepartmentPlan> AssignmentPlanner::PlanReject(
   }
   ChainWalker walker(allocator_, PickMode::kReserve, dept, terms, policies,
                      *input.roster, input.in_cooldown, pending.rep());
-  ASSIGN_OR_RETURN(Outcome out, walker.Walk(chain, from));
+  Outcome out;
+  RETURN_IF_ERROR(walker.Walk(chain, from, &out));
   if (chain.empty() || from >= chain.size()) {
     out.ownership.set_unowned_reason(v1::Ownership::NO_CAPACITY);
   }
