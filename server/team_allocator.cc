@@ -87,28 +87,12 @@ absl::Status ValidateRequest(const PickRequest& request) {
                          ? v1::Strategy_Name(request.strategy)
                          : absl::StrCat(static_cast<int>(request.strategy))));
   }
-  // Duplicates: pairwise for a small team, a set for a large one.
-  constexpr size_t kSmallTeam = 32;
-  absl::flat_hash_set<absl::string_view> seen;
   for (size_t i = 0; i < request.members.size(); ++i) {
     const PickMember& m = request.members[i];
     auto field = [i] { return absl::StrCat("members[", i, "]"); };
     if (m.rep_id.empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat(field(), ".rep_id is empty"));
-    }
-    bool duplicate = false;
-    if (request.members.size() <= kSmallTeam) {
-      for (size_t j = 0; j < i && !duplicate; ++j) {
-        duplicate = request.members[j].rep_id == m.rep_id;
-      }
-    } else {
-      duplicate = !seen.insert(m.rep_id).second;
-    }
-    if (duplicate) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(field(), ".rep_id: rep ", m.rep_id,
-                       " appears twice in team ", request.team_id));
     }
     if (m.capacity < 0) {
       return absl::InvalidArgumentError(
@@ -125,6 +109,32 @@ absl::Status ValidateRequest(const PickRequest& request) {
                        m.status == v1::REP_STATUS_UNSPECIFIED
                            ? "REP_STATUS_UNSPECIFIED"
                            : absl::StrCat(static_cast<int>(m.status))));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The rest of ValidateRequest: no rep twice in the member list. Choose
+// skips it for the member list the team has cached, which passed it when it
+// was cached.
+absl::Status CheckDistinctMembers(const PickRequest& request) {
+  // Pairwise for a small team, a set for a large one.
+  constexpr size_t kSmallTeam = 32;
+  absl::flat_hash_set<absl::string_view> seen;
+  for (size_t i = 0; i < request.members.size(); ++i) {
+    const PickMember& m = request.members[i];
+    bool duplicate = false;
+    if (request.members.size() <= kSmallTeam) {
+      for (size_t j = 0; j < i && !duplicate; ++j) {
+        duplicate = request.members[j].rep_id == m.rep_id;
+      }
+    } else {
+      duplicate = !seen.insert(m.rep_id).second;
+    }
+    if (duplicate) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("members[", i, "].rep_id: rep ", m.rep_id,
+                       " appears twice in team ", request.team_id));
     }
   }
   return absl::OkStatus();
@@ -384,12 +394,14 @@ absl::StatusOr<PickResult> TeamAllocator::Choose(const PickRequest& request,
   // The team caches the loads of its members; on a different member list
   // (first pick, roster change) load them without the team's lock.
   std::vector<RepLoad*> loads;
+  bool cached = false;
   {
     absl::MutexLock lock(&team->mu);
-    if (MembersMatch(*team, request)) loads = team->loads;
+    cached = MembersMatch(*team, request);
+    if (cached) loads = team->loads;
   }
-  if (loads.size() != request.members.size()) {
-    loads.clear();
+  if (!cached) {
+    RETURN_IF_ERROR(CheckDistinctMembers(request));
     for (const PickMember& member : request.members) {
       ASSIGN_OR_RETURN(RepLoad * load,
                        GetOrLoad(request.department, member.rep_id));
