@@ -177,8 +177,10 @@ absl::Mutex& Assigner::StripeFor(absl::string_view customer_id) const {
 absl::StatusOr<std::shared_ptr<const RosterIndex>> Assigner::StoredRoster(
     absl::FunctionRef<absl::Status(absl::string_view, std::string*)> get)
     const {
+  static const std::string* const kVersionKey =
+      new std::string(RosterVersionKey());
   std::string version_bytes;
-  absl::Status s = get(RosterVersionKey(), &version_bytes);
+  absl::Status s = get(*kVersionKey, &version_bytes);
   if (s.ok()) {
     ASSIGN_OR_RETURN(const int64_t version,
                      storage::DecodeCounter(version_bytes));
