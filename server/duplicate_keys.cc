@@ -48,25 +48,6 @@ absl::Status NotUtf8(absl::string_view field) {
       absl::StrCat(field, ": is not valid UTF-8"));
 }
 
-bool IsWordCodePoint(utf8proc_int32_t cp) {
-  switch (utf8proc_category(cp)) {
-    case UTF8PROC_CATEGORY_LU:
-    case UTF8PROC_CATEGORY_LL:
-    case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM:
-    case UTF8PROC_CATEGORY_LO:
-    case UTF8PROC_CATEGORY_MN:
-    case UTF8PROC_CATEGORY_MC:
-    case UTF8PROC_CATEGORY_ME:
-    case UTF8PROC_CATEGORY_ND:
-    case UTF8PROC_CATEGORY_NL:
-    case UTF8PROC_CATEGORY_NO:
-      return true;
-    default:
-      return false;
-  }
-}
-
 // Splits NFKC case-folded `text` into words (see the top of the header):
 // views into `text`, each a maximal run of word code points.
 std::vector<absl::string_view> Words(absl::string_view text) {
@@ -143,6 +124,25 @@ bool StripOneSuffix(std::vector<absl::string_view>& words) {
 }
 
 }  // namespace
+
+bool IsWordCodePoint(int32_t cp) {
+  switch (utf8proc_category(cp)) {
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_MC:
+    case UTF8PROC_CATEGORY_ME:
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_NO:
+      return true;
+    default:
+      return false;
+  }
+}
 
 absl::StatusOr<std::string> NfkcCaseFold(absl::string_view field,
                                          absl::string_view text) {

@@ -31,6 +31,7 @@
 #ifndef CUSTODIAN_SERVER_DUPLICATE_KEYS_H_
 #define CUSTODIAN_SERVER_DUPLICATE_KEYS_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,10 @@ extern const char* const kLegalSuffixWords[];
 // Chinese legal endings, longest first, removed from the end of a name's
 // last word.
 extern const char* const kLegalSuffixesZh[];
+
+// Whether code point `cp` belongs to a word of a name: a letter, mark or
+// number (Unicode categories L*, M*, N*); the rest separates words.
+bool IsWordCodePoint(int32_t cp);
 
 // Returns the NFKC case-folded form of `text`. INVALID_ARGUMENT naming
 // `field` when `text` is not valid UTF-8.

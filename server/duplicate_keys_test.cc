@@ -1,7 +1,5 @@
 #include "server/duplicate_keys.h"
 
-#include <utf8proc.h>
-
 #include <string>
 
 #include "absl/strings/ascii.h"
@@ -60,29 +58,12 @@ TEST(NormalizeCompanyNameTest, FollowsTheNormalizationTable) {
 }
 
 // Word splitting takes a shortcut for ASCII (alphanumerics are the word
-// characters): it must split exactly where utf8proc's categories would.
+// characters): it must split exactly where the categories would.
 TEST(NormalizeCompanyNameTest, SplitsAsciiWhereTheUnicodeCategoriesSplit) {
   for (int c = 1; c < 0x80; ++c) {
     const std::string name =
         absl::StrCat("x", std::string(1, static_cast<char>(c)), "y");
-    bool word = false;
-    switch (utf8proc_category(c)) {
-      case UTF8PROC_CATEGORY_LU:
-      case UTF8PROC_CATEGORY_LL:
-      case UTF8PROC_CATEGORY_LT:
-      case UTF8PROC_CATEGORY_LM:
-      case UTF8PROC_CATEGORY_LO:
-      case UTF8PROC_CATEGORY_MN:
-      case UTF8PROC_CATEGORY_MC:
-      case UTF8PROC_CATEGORY_ME:
-      case UTF8PROC_CATEGORY_ND:
-      case UTF8PROC_CATEGORY_NL:
-      case UTF8PROC_CATEGORY_NO:
-        word = true;
-        break;
-      default:
-        break;
-    }
+    const bool word = IsWordCodePoint(c);
     absl::StatusOr<std::string> key = NormalizeCompanyName(name);
     ASSERT_TRUE(key.ok()) << c << ": " << key.status();
     EXPECT_EQ(*key, word ? absl::AsciiStrToLower(name) : "xy")

@@ -15,7 +15,7 @@ if(CUSTODIAN_BUILD_TESTS)
   add_executable(dupkeys_test duplicate_keys_test.cc)
   target_compile_options(dupkeys_test PRIVATE ${CUSTODIAN_WARNINGS})
   target_link_libraries(dupkeys_test PRIVATE custodian_dupkeys
-    PkgConfig::UTF8PROC GTest::gtest_main GTest::gmock)
+    GTest::gtest_main GTest::gmock)
   gtest_discover_tests(dupkeys_test DISCOVERY_TIMEOUT 60)
 endif()
 
