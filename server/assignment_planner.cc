@@ -164,11 +164,15 @@ class ChainWalker {
           if (best_match) request.match_terms = match_terms_;
           request.count_won = policies_.capacity().count_won();
           request.members.reserve(team->members_size());
-          for (const v1::TeamMember& m : team->members()) {
+          const absl::Span<const v1::Rep* const> reps =
+              roster_.MemberReps(*team);
+          for (int k = 0; k < team->members_size(); ++k) {
+            const v1::TeamMember& m = team->members(k);
             if (i == from && !exclude_rep_.empty() && m.rep() == exclude_rep_) {
               continue;
             }
-            request.members.push_back(MakeMember(m, best_match));
+            request.members.push_back(
+                MakeMember(m, reps[static_cast<size_t>(k)], best_match));
           }
           if (!described_team) {
             ex->set_team(team->id());
@@ -243,18 +247,19 @@ class ChainWalker {
     request.team_id = absl::StrCat(kFixedRepTeamPrefix, rep_id);
     request.strategy = v1::ROUND_ROBIN;
     request.count_won = policies_.capacity().count_won();
-    request.members.push_back(MakeMember(member, /*with_skills=*/false));
+    request.members.push_back(MakeMember(member, rep, /*with_skills=*/false));
     return DoPick(request);
   }
 
  private:
-  // `with_skills`: fill in the rep's skills (BEST_MATCH).
-  PickMember MakeMember(const v1::TeamMember& m, bool with_skills) const {
+  // `rep`: m's rep in the roster (null: none). `with_skills`: fill in the
+  // rep's skills (BEST_MATCH).
+  PickMember MakeMember(const v1::TeamMember& m, const v1::Rep* rep,
+                        bool with_skills) const {
     PickMember member;
     member.rep_id = m.rep();
     member.capacity = MemberCapacity(m, policies_);
     member.weight = m.weight() < 1 ? 1 : m.weight();
-    const v1::Rep* rep = roster_.FindRep(m.rep());
     member.status = rep == nullptr ? v1::LEFT : rep->status();
     if (member.status == v1::REP_STATUS_UNSPECIFIED) member.status = v1::ACTIVE;
     if (rep != nullptr && with_skills) {
@@ -371,6 +376,29 @@ v1::SkippedCandidate::Reason ToProtoSkipReason(SkipReason reason) {
 // RosterIndex
 
 RosterIndex::RosterIndex(v1::Roster roster) : roster_(std::move(roster)) {
+  Index();
+}
+
+RosterIndex::RosterIndex(RosterIndex&& other)
+    : roster_(std::move(other.roster_)) {
+  Index();
+  other.Index();
+}
+
+RosterIndex& RosterIndex::operator=(RosterIndex&& other) {
+  if (this != &other) {
+    roster_ = std::move(other.roster_);
+    Index();
+    other.Index();
+  }
+  return *this;
+}
+
+void RosterIndex::Index() {
+  departments_.clear();
+  reps_.clear();
+  teams_.clear();
+  member_reps_.clear();
   for (int i = 0; i < roster_.departments_size(); ++i) {
     departments_.try_emplace(roster_.departments(i).id(), i);
   }
@@ -378,7 +406,13 @@ RosterIndex::RosterIndex(v1::Roster roster) : roster_(std::move(roster)) {
     reps_.try_emplace(roster_.reps(i).id(), i);
   }
   for (int i = 0; i < roster_.teams_size(); ++i) {
-    teams_.try_emplace(roster_.teams(i).id(), i);
+    const v1::Team& team = roster_.teams(i);
+    teams_.try_emplace(team.id(), i);
+    std::vector<const v1::Rep*>& reps = member_reps_[&team];
+    reps.reserve(static_cast<size_t>(team.members_size()));
+    for (const v1::TeamMember& m : team.members()) {
+      reps.push_back(FindRep(m.rep()));
+    }
   }
 }
 
@@ -394,6 +428,13 @@ const v1::Rep* RosterIndex::FindRep(absl::string_view id) const {
 const v1::Team* RosterIndex::FindTeam(absl::string_view id) const {
   auto it = teams_.find(id);
   return it == teams_.end() ? nullptr : &roster_.teams(it->second);
+}
+
+absl::Span<const v1::Rep* const> RosterIndex::MemberReps(
+    const v1::Team& team) const {
+  auto it = member_reps_.find(&team);
+  if (it == member_reps_.end()) return {};
+  return it->second;
 }
 
 std::optional<RosterIndex::Seat> RosterIndex::FindSeat(

@@ -85,6 +85,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "custodian/v1/customer.pb.h"
 #include "custodian/v1/evaluation.pb.h"
 #include "custodian/v1/ownership.pb.h"
@@ -108,12 +109,22 @@ class RosterIndex {
  public:
   // REQUIRES: `roster` had ApplyRosterDefaults and validates.
   explicit RosterIndex(v1::Roster roster);
+  // The index points into its roster's elements, so a move indexes the
+  // moved roster again (a roster is indexed once per version); no copies.
+  RosterIndex(RosterIndex&& other);
+  RosterIndex& operator=(RosterIndex&& other);
+  RosterIndex(const RosterIndex&) = delete;
+  RosterIndex& operator=(const RosterIndex&) = delete;
 
   const v1::Roster& roster() const { return roster_; }
   bool HasDepartment(absl::string_view id) const;
   // nullptr when absent.
   const v1::Rep* FindRep(absl::string_view id) const;
   const v1::Team* FindTeam(absl::string_view id) const;
+  // The reps of `team`'s members in member order, null for a member whose
+  // rep the roster lacks: looked up once here instead of once per member
+  // per pick. REQUIRES: `team` is this roster's (FindTeam).
+  absl::Span<const v1::Rep* const> MemberReps(const v1::Team& team) const;
 
   // A rep's seat in a department: the first team (roster order) of the
   // department that is not a pool and lists the rep, and that member entry.
@@ -126,10 +137,15 @@ class RosterIndex {
                                absl::string_view rep) const;
 
  private:
+  // Fills the maps below from roster_.
+  void Index();
+
   v1::Roster roster_;
   absl::flat_hash_map<std::string, int> departments_;
   absl::flat_hash_map<std::string, int> reps_;
   absl::flat_hash_map<std::string, int> teams_;
+  absl::flat_hash_map<const v1::Team*, std::vector<const v1::Rep*>>
+      member_reps_;
 };
 
 // Policies with every default applied (ApplyRulesetDefaults of an empty

@@ -249,6 +249,40 @@ class PlannerTest : public ::testing::Test {
   CooldownFn cooldown_;
 };
 
+// MemberReps: each member's rep, null for one the roster lacks, and the
+// same after the index is moved (it points into its own roster).
+TEST(RosterIndexTest, MemberRepsFollowTheMembersAndSurviveAMove) {
+  v1::Roster roster;
+  roster.add_reps()->set_id("r1");
+  roster.add_reps()->set_id("r2");
+  v1::Team* t = roster.add_teams();
+  t->set_id("t");
+  t->set_department("sales");
+  t->add_members()->set_rep("r2");
+  t->add_members()->set_rep("ghost");
+  t->add_members()->set_rep("r1");
+  auto check = [](const RosterIndex& index) {
+    const v1::Team* team = index.FindTeam("t");
+    ASSERT_NE(team, nullptr);
+    absl::Span<const v1::Rep* const> reps = index.MemberReps(*team);
+    ASSERT_EQ(reps.size(), 3u);
+    EXPECT_EQ(reps[0], index.FindRep("r2"));
+    EXPECT_EQ(reps[0]->id(), "r2");
+    EXPECT_EQ(reps[1], nullptr);
+    EXPECT_EQ(reps[2], index.FindRep("r1"));
+    EXPECT_EQ(reps[2]->id(), "r1");
+  };
+  RosterIndex index(roster);
+  check(index);
+  EXPECT_TRUE(index.MemberReps(roster.teams(0)).empty());  // not its team
+
+  RosterIndex moved(std::move(index));
+  check(moved);
+  RosterIndex assigned{v1::Roster()};
+  assigned = std::move(moved);
+  check(assigned);
+}
+
 TEST_F(PlannerTest, RoundRobinCyclesThroughMembersInOrder) {
   std::vector<std::string> picks;
   for (int i = 0; i < 7; ++i) {
