@@ -147,6 +147,7 @@ class ErrorIterator final : public ScanIterator {
   explicit ErrorIterator(absl::Status status) : status_(std::move(status)) {}
   bool Valid() const override { return false; }
   void Next() override {}
+  void Seek(absl::string_view) override {}
   absl::string_view key() const override { return {}; }
   absl::string_view value() const override { return {}; }
   absl::Status status() const override { return status_; }
@@ -223,6 +224,17 @@ class RocksScanIterator final : public ScanIterator {
   void Next() override {
     if (!valid_) return;
     it_->Next();
+    Check();
+  }
+  void Seek(absl::string_view key) override {
+    if (!status_.ok()) return;
+    if (!absl::StartsWith(key, prefix_)) {
+      valid_ = false;
+      status_ = absl::InvalidArgumentError(
+          "ScanIterator::Seek: the key must start with the scan prefix");
+      return;
+    }
+    it_->Seek(ToSlice(key));
     Check();
   }
   absl::string_view key() const override { return ToView(it_->key()); }

@@ -885,6 +885,48 @@ TEST_F(RocksDbStoreTest, ScanPaginatesWithStartAfter) {
   EXPECT_EQ(bad->status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(RocksDbStoreTest, SeekMovesWithinThePrefixBothWays) {
+  OpenStore();
+  auto key = [](uint64_t i) {
+    return KeyBuilder().AddString("pool").AddUint64(i).Build();
+  };
+  ASSERT_OK(RunInTransaction(*store_, [&](Transaction& t) -> absl::Status {
+    for (uint64_t i : {10, 20, 30}) {
+      RETURN_IF_ERROR(t.Put(Table::kIndexes, key(i), absl::StrCat("v", i)));
+    }
+    // Past the prefix's range: a seek beyond 30 must not reach it.
+    return t.Put(Table::kIndexes, KeyBuilder().AddString("pools").Build(), "x");
+  }));
+  const std::string prefix = KeyBuilder().AddString("pool").Build();
+  std::unique_ptr<Snapshot> snap = Snap();
+  std::unique_ptr<ScanIterator> it = snap->Scan(Table::kIndexes, prefix);
+  it->Seek(key(15));  // between keys: the next one
+  ASSERT_TRUE(it->Valid());
+  EXPECT_EQ(it->key(), key(20));
+  EXPECT_EQ(it->value(), "v20");
+  it->Seek(key(30));  // exactly a key: that key
+  ASSERT_TRUE(it->Valid());
+  EXPECT_EQ(it->key(), key(30));
+  it->Seek(key(10));  // backwards
+  ASSERT_TRUE(it->Valid());
+  EXPECT_EQ(it->key(), key(10));
+  it->Next();
+  ASSERT_TRUE(it->Valid());
+  EXPECT_EQ(it->key(), key(20));
+  it->Seek(key(31));  // past the last key of the prefix
+  EXPECT_FALSE(it->Valid());
+  ASSERT_OK(it->status());
+  // A key outside the prefix is refused and sticks.
+  it->Seek(key(10));
+  ASSERT_TRUE(it->Valid());
+  it->Seek("nope");
+  EXPECT_FALSE(it->Valid());
+  EXPECT_EQ(it->status().code(), absl::StatusCode::kInvalidArgument);
+  it->Seek(key(10));
+  EXPECT_FALSE(it->Valid());
+  EXPECT_EQ(it->status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(RocksDbStoreTest, ReopenAfterCloseKeepsEverything) {
   OpenStore(/*sync=*/false);
   ASSERT_OK(RunInTransaction(*store_, [](Transaction& t) -> absl::Status {

@@ -99,6 +99,11 @@ class ScanIterator {
   virtual bool Valid() const = 0;
   // Moves to the next entry. REQUIRES: Valid().
   virtual void Next() = 0;
+  // Moves to the first entry at or after `key`, forward or back (a
+  // leapfrog join of sorted ranges skips with it). `key` must start with
+  // the scan's prefix, else the iterator becomes invalid and status() is
+  // INVALID_ARGUMENT. Does nothing once status() is not OK.
+  virtual void Seek(absl::string_view key) = 0;
   // The full key (prefix included) and the value of the current entry. The
   // views stay valid until the next call to Next() or destruction.
   // REQUIRES: Valid().
