@@ -354,6 +354,12 @@ absl::Status CustodianServer::BuildOwnership() {
       !dropped.ok()) {
     return Annotate("data_dir", dropped.status());
   }
+  // Stores from before ListOwnerships joined its filters' ranges lose the
+  // counters of those ranges' sizes now, once, and get department markers.
+  if (absl::StatusOr<int64_t> dropped = DropIndexSizeCounters(*store);
+      !dropped.ok()) {
+    return Annotate("data_dir", dropped.status());
+  }
 
   OwnershipBook::Options book;
   book.store = store;

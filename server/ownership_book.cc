@@ -92,28 +92,6 @@ std::string BySegmentPrefix(absl::string_view department,
       .AddString(segment)
       .Build();
 }
-std::string TeamCountKey(absl::string_view department, absl::string_view team) {
-  return KeyBuilder()
-      .AddString("n_team")
-      .AddString(department)
-      .AddString(team)
-      .Build();
-}
-std::string StateCountKey(absl::string_view department, int state) {
-  return KeyBuilder()
-      .AddString("n_state")
-      .AddString(department)
-      .AddInt64(state)
-      .Build();
-}
-std::string SegmentCountKey(absl::string_view department,
-                            absl::string_view segment) {
-  return KeyBuilder()
-      .AddString("n_segment")
-      .AddString(department)
-      .AddString(segment)
-      .Build();
-}
 std::string HistPrefix(absl::string_view customer,
                        absl::string_view department) {
   return KeyBuilder()
@@ -132,8 +110,9 @@ std::string IndexEntry(absl::string_view prefix, absl::string_view customer) {
   return KeyBuilder(prefix).AddString(customer).Build();
 }
 
-// One index entry (`entry`, empty for a counter without an index) and the
-// counter that counts it.
+// One index entry and the counter that counts it; either may be empty (the
+// owned counter counts the by_rep range; the pool and won counters have no
+// index; the other ranges have no counter).
 struct Membership {
   std::string entry;
   std::string counter;
@@ -150,23 +129,20 @@ std::set<Membership> MembershipsOf(
   const std::string& c = record.customer_id();
   const std::string& d = record.department();
   std::set<Membership> out;
-  out.insert({IndexEntry(ByStatePrefix(d, record.state()), c),
-              StateCountKey(d, record.state())});
+  out.insert({IndexEntry(ByStatePrefix(d, record.state()), c), ""});
   if (!record.rep().empty()) {
     out.insert({IndexEntry(ByRepPrefix(d, record.rep()), c),
                 OwnedCounterKeyOf(d, record.rep())});
     if (won) out.insert({"", WonCounterKeyOf(d, record.rep())});
   }
   if (!record.team().empty()) {
-    out.insert({IndexEntry(ByTeamPrefix(d, record.team()), c),
-                TeamCountKey(d, record.team())});
+    out.insert({IndexEntry(ByTeamPrefix(d, record.team()), c), ""});
   }
   if (!record.pool().empty()) {
     out.insert({"", PoolSizeCounterKey(d, record.pool())});
   }
   for (const std::string& segment : segments) {
-    out.insert({IndexEntry(BySegmentPrefix(d, segment), c),
-                SegmentCountKey(d, segment)});
+    out.insert({IndexEntry(BySegmentPrefix(d, segment), c), ""});
   }
   return out;
 }
@@ -197,11 +173,11 @@ void AppendWonChanges(const std::set<Membership>& before,
 }
 
 // Deletes the entries of `before` not in `after`, writes those of `after`
-// not in `before`, and moves their counters. The entries are written without
-// locks: an ownership's entries are written only under the lock of its
-// ownership record, and segment entries only under the lock of the customer
-// record (Stage and StageCustomer hold them). Only snapshots read them and
-// their counters, so both are write-only in the transaction
+// not in `before`, and moves their counters (where they have one). The entries
+// are written without locks: an ownership's entries are written only under the
+// lock of its ownership record, and segment entries only under the lock of the
+// customer record (Stage and StageCustomer hold them). Only snapshots read them
+// and their counters, so both are write-only in the transaction
 // (Transaction::PutWriteOnly, AddToCounterWriteOnly).
 absl::Status ApplyMemberships(storage::Transaction& txn,
                               const std::set<Membership>& before,
@@ -211,14 +187,18 @@ absl::Status ApplyMemberships(storage::Transaction& txn,
     if (!m.entry.empty()) {
       RETURN_IF_ERROR(txn.DeleteWriteOnly(Table::kIndexes, m.entry));
     }
-    RETURN_IF_ERROR(txn.AddToCounterWriteOnly(m.counter, -1));
+    if (!m.counter.empty()) {
+      RETURN_IF_ERROR(txn.AddToCounterWriteOnly(m.counter, -1));
+    }
   }
   for (const Membership& m : after) {
     if (before.count(m) != 0) continue;
     if (!m.entry.empty()) {
       RETURN_IF_ERROR(txn.PutWriteOnly(Table::kIndexes, m.entry, ""));
     }
-    RETURN_IF_ERROR(txn.AddToCounterWriteOnly(m.counter, +1));
+    if (!m.counter.empty()) {
+      RETURN_IF_ERROR(txn.AddToCounterWriteOnly(m.counter, +1));
+    }
   }
   return absl::OkStatus();
 }
@@ -328,11 +308,35 @@ absl::StatusOr<std::vector<std::string>> DepartmentsOf(
   return departments;
 }
 
+// Where a page of a ListOwnerships join resumes: after `customer` (the
+// last one returned) or, for a page the examination limit cut short, at it
+// (every customer before it is decided, it is not yet).
+struct JoinPosition {
+  std::string customer;
+  bool at = false;
+
+  std::string Encode() const {
+    return KeyBuilder().AddString(customer).AddInt64(at ? 1 : 0).Build();
+  }
+  static std::optional<JoinPosition> Decode(absl::string_view encoded) {
+    storage::KeyReader key(encoded);
+    JoinPosition position;
+    int64_t at = 0;
+    if (!key.ReadString(&position.customer).ok() || !key.ReadInt64(&at).ok() ||
+        !key.done() || (at != 0 && at != 1) || position.customer.empty()) {
+      return std::nullopt;
+    }
+    position.at = at == 1;
+    return position;
+  }
+};
+
 // The ownerships of `department` in customer order, for a ListOwnerships
 // with no other filter: a scan of every ownership record that skips the
 // other departments' (a customer's records are adjacent, so this reads about
-// as many records as there are departments per customer). A department with
-// no ownership in any state answers an empty page without scanning. A page
+// as many records as there are departments per customer). A department
+// without its marker (DepartmentMarkerKey) has no ownership in any state and
+// answers an empty page without scanning. A page
 // resumes after OwnershipKey(customer, department) of the last customer
 // returned.
 absl::StatusOr<v1::ListOwnershipsResponse> ListDepartment(
@@ -340,15 +344,11 @@ absl::StatusOr<v1::ListOwnershipsResponse> ListDepartment(
     absl::string_view scope, int32_t page_size,
     const std::optional<std::string>& resume_after, int64_t max_examined) {
   v1::ListOwnershipsResponse response;
-  int64_t total = 0;
-  const google::protobuf::EnumDescriptor* states =
-      v1::Ownership::State_descriptor();
-  for (int i = 0; i < states->value_count(); ++i) {
-    ASSIGN_OR_RETURN(int64_t n, snapshot.GetCounter(StateCountKey(
-                                    department, states->value(i)->number())));
-    total += n;
-  }
-  if (total == 0) return response;
+  std::string ignored;
+  ASSIGN_OR_RETURN(bool marked,
+                   ReadOptional(snapshot, Table::kIndexes,
+                                DepartmentMarkerKey(department), &ignored));
+  if (!marked) return response;
 
   const std::string all = KeyBuilder().AddString("own").Build();
   storage::ScanOptions scan_options;
@@ -424,6 +424,10 @@ std::string OwnershipKey(absl::string_view customer_id,
   return KeyBuilder(OwnershipKeyPrefix(customer_id))
       .AddString(department)
       .Build();
+}
+
+std::string DepartmentMarkerKey(absl::string_view department) {
+  return KeyBuilder().AddString("department").AddString(department).Build();
 }
 
 std::string PoolSizeCounterKey(absl::string_view department,
@@ -553,6 +557,7 @@ absl::StatusOr<PendingEvents> OwnershipBook::Stage(
   RETURN_IF_ERROR(txn.Put(Table::kOwnerships,
                           OwnershipKey(customer, department),
                           SerializeDeterministic(after)));
+  RETURN_IF_ERROR(MarkDepartment(txn, department));
 
   const google::protobuf::RepeatedPtrField<std::string> no_segments;
   std::set<Membership> old_memberships;
@@ -596,34 +601,45 @@ absl::StatusOr<PendingEvents> OwnershipBook::Stage(
   return pending;
 }
 
-absl::StatusOr<int64_t> DropDepartmentIndex(storage::Store& store,
-                                            int batch_size) {
-  if (batch_size < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("batch_size ", batch_size, " is not positive"));
-  }
-  const std::string done_key =
-      KeyBuilder().AddString("by_dept_dropped").Build();
+absl::Status OwnershipBook::MarkDepartment(
+    storage::Transaction& txn, const std::string& department) const {
   {
-    ASSIGN_OR_RETURN(std::unique_ptr<storage::Snapshot> snapshot,
-                     store.NewSnapshot());
-    std::string done;
-    absl::Status s = snapshot->Get(Table::kOperations, done_key, &done);
-    if (s.ok()) return 0;
-    if (!absl::IsNotFound(s)) return s;
+    absl::ReaderMutexLock lock(&marked_mu_);
+    if (marked_.contains(department)) return absl::OkStatus();
   }
-  int64_t deleted = 0;
-  // One page of keys under `prefix` of `table` after `*position`, deleted
-  // in one transaction; false once there are none left. Starting after the
-  // last page's last key skips its tombstones.
-  auto drop_page = [&](Table table, absl::string_view prefix,
-                       std::string* position) -> absl::StatusOr<bool> {
+  // Committed state only: the transaction's own staged marker would read as
+  // present before its commit, which may fail.
+  const std::string key = DepartmentMarkerKey(department);
+  ASSIGN_OR_RETURN(std::unique_ptr<storage::Snapshot> snapshot,
+                   options_.store->NewSnapshot());
+  std::string ignored;
+  ASSIGN_OR_RETURN(bool committed,
+                   ReadOptional(*snapshot, Table::kIndexes, key, &ignored));
+  if (committed) {
+    absl::MutexLock lock(&marked_mu_);
+    marked_.insert(department);
+    return absl::OkStatus();
+  }
+  // Unlocked: every writer writes the same empty value.
+  return txn.PutWriteOnly(Table::kIndexes, key, "");
+}
+
+namespace {
+
+// Deletes every key under `prefix` of `table`, in pages of `batch_size`
+// keys, one transaction each; adds how many to *deleted. Starting each page
+// after the last page's last key skips its tombstones.
+absl::Status DeleteKeysUnder(storage::Store& store, Table table,
+                             absl::string_view prefix, int batch_size,
+                             int64_t* deleted) {
+  std::string position;
+  for (;;) {
     std::vector<std::string> keys;
     {
       ASSIGN_OR_RETURN(std::unique_ptr<storage::Snapshot> snapshot,
                        store.NewSnapshot());
       storage::ScanOptions options;
-      options.start_after = *position;
+      options.start_after = position;
       std::unique_ptr<storage::ScanIterator> it =
           snapshot->Scan(table, prefix, options);
       for (; it->Valid() && static_cast<int>(keys.size()) < batch_size;
@@ -632,28 +648,105 @@ absl::StatusOr<int64_t> DropDepartmentIndex(storage::Store& store,
       }
       RETURN_IF_ERROR(it->status());
     }
-    if (keys.empty()) return false;
+    if (keys.empty()) return absl::OkStatus();
     ASSIGN_OR_RETURN(std::unique_ptr<storage::Transaction> txn, store.Begin());
     for (const std::string& key : keys) {
       RETURN_IF_ERROR(txn->DeleteWriteOnly(table, key));
     }
     RETURN_IF_ERROR(txn->Commit());
-    deleted += static_cast<int64_t>(keys.size());
-    *position = std::move(keys.back());
-    return true;
-  };
-  const std::string entries = KeyBuilder().AddString("by_dept").Build();
-  const std::string counters = KeyBuilder().AddString("n_dept").Build();
-  for (Table table : {Table::kIndexes, Table::kCounters}) {
-    const std::string& prefix = table == Table::kIndexes ? entries : counters;
-    std::string position;
-    for (bool more = true; more;) {
-      ASSIGN_OR_RETURN(more, drop_page(table, prefix, &position));
-    }
+    *deleted += static_cast<int64_t>(keys.size());
+    position = std::move(keys.back());
   }
+}
+
+// Whether kOperations holds `done_key`.
+absl::StatusOr<bool> OperationDone(storage::Store& store,
+                                   absl::string_view done_key) {
+  ASSIGN_OR_RETURN(std::unique_ptr<storage::Snapshot> snapshot,
+                   store.NewSnapshot());
+  std::string ignored;
+  return ReadOptional(*snapshot, Table::kOperations, done_key, &ignored);
+}
+
+absl::Status RecordOperationDone(storage::Store& store,
+                                 absl::string_view done_key) {
   ASSIGN_OR_RETURN(std::unique_ptr<storage::Transaction> txn, store.Begin());
   RETURN_IF_ERROR(txn->Put(Table::kOperations, done_key, ""));
-  RETURN_IF_ERROR(txn->Commit());
+  return txn->Commit();
+}
+
+}  // namespace
+
+absl::StatusOr<int64_t> DropIndexSizeCounters(storage::Store& store,
+                                              int batch_size) {
+  if (batch_size < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("batch_size ", batch_size, " is not positive"));
+  }
+  const std::string done_key =
+      KeyBuilder().AddString("size_counters_dropped").Build();
+  ASSIGN_OR_RETURN(bool done, OperationDone(store, done_key));
+  if (done) return 0;
+
+  // The departments with an ownership in any state, from their n_state
+  // counters, get their markers first: a crash before the counters are all
+  // deleted then finds the rest again.
+  const std::string states = KeyBuilder().AddString("n_state").Build();
+  std::set<std::string> departments;
+  {
+    ASSIGN_OR_RETURN(std::unique_ptr<storage::Snapshot> snapshot,
+                     store.NewSnapshot());
+    std::unique_ptr<storage::ScanIterator> it =
+        snapshot->Scan(Table::kCounters, states);
+    for (; it->Valid(); it->Next()) {
+      storage::KeyReader key(it->key().substr(states.size()));
+      std::string department;
+      int64_t state = 0;
+      if (!key.ReadString(&department).ok() || !key.ReadInt64(&state).ok() ||
+          !key.done()) {
+        return absl::DataLossError("counters: malformed n_state key");
+      }
+      ASSIGN_OR_RETURN(int64_t n, storage::DecodeCounter(it->value()));
+      if (n != 0) departments.insert(std::move(department));
+    }
+    RETURN_IF_ERROR(it->status());
+  }
+  if (!departments.empty()) {
+    ASSIGN_OR_RETURN(std::unique_ptr<storage::Transaction> txn, store.Begin());
+    for (const std::string& department : departments) {
+      RETURN_IF_ERROR(
+          txn->Put(Table::kIndexes, DepartmentMarkerKey(department), ""));
+    }
+    RETURN_IF_ERROR(txn->Commit());
+  }
+  int64_t deleted = 0;
+  for (absl::string_view tag : {"n_team", "n_segment", "n_state"}) {
+    RETURN_IF_ERROR(DeleteKeysUnder(store, Table::kCounters,
+                                    KeyBuilder().AddString(tag).Build(),
+                                    batch_size, &deleted));
+  }
+  RETURN_IF_ERROR(RecordOperationDone(store, done_key));
+  return deleted;
+}
+
+absl::StatusOr<int64_t> DropDepartmentIndex(storage::Store& store,
+                                            int batch_size) {
+  if (batch_size < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("batch_size ", batch_size, " is not positive"));
+  }
+  const std::string done_key =
+      KeyBuilder().AddString("by_dept_dropped").Build();
+  ASSIGN_OR_RETURN(bool done, OperationDone(store, done_key));
+  if (done) return 0;
+  int64_t deleted = 0;
+  RETURN_IF_ERROR(DeleteKeysUnder(store, Table::kIndexes,
+                                  KeyBuilder().AddString("by_dept").Build(),
+                                  batch_size, &deleted));
+  RETURN_IF_ERROR(DeleteKeysUnder(store, Table::kCounters,
+                                  KeyBuilder().AddString("n_dept").Build(),
+                                  batch_size, &deleted));
+  RETURN_IF_ERROR(RecordOperationDone(store, done_key));
   return deleted;
 }
 
@@ -732,15 +825,11 @@ absl::StatusOr<storage::v1::CustomerRecord> OwnershipBook::StageCustomer(
       RETURN_IF_ERROR(txn.Delete(
           Table::kIndexes,
           IndexEntry(BySegmentPrefix(department, segment), customer)));
-      RETURN_IF_ERROR(
-          txn.AddToCounterWriteOnly(SegmentCountKey(department, segment), -1));
     }
     for (const std::string& segment : added) {
       RETURN_IF_ERROR(txn.Put(
           Table::kIndexes,
           IndexEntry(BySegmentPrefix(department, segment), customer), ""));
-      RETURN_IF_ERROR(
-          txn.AddToCounterWriteOnly(SegmentCountKey(department, segment), +1));
     }
   }
   return stored;
@@ -793,114 +882,131 @@ absl::StatusOr<v1::ListOwnershipsResponse> OwnershipBook::ListOwnerships(
                                 .AddInt64(state)
                                 .AddString(request.segment())
                                 .Build();
+  const bool filtered = !request.rep().empty() || !request.team().empty() ||
+                        state != v1::Ownership::STATE_UNSPECIFIED ||
+                        !request.segment().empty();
+  // A page of the department listing resumes after a customer; a page of a
+  // join at or after one (JoinPosition).
   std::optional<std::string> resume_after;
+  std::optional<JoinPosition> resume;
   if (!request.page_token().empty()) {
-    resume_after =
+    std::optional<std::string> position =
         DecodePageToken("page_token", scope, request.page_token(), &errors);
+    if (position.has_value() && !filtered) {
+      resume_after = std::move(position);
+    } else if (position.has_value()) {
+      resume = JoinPosition::Decode(*position);
+      if (!resume.has_value()) {
+        errors.Add("page_token", "is not a page token of this listing");
+      }
+    }
   }
   RETURN_IF_ERROR(errors.ToStatus());
 
   ASSIGN_OR_RETURN(std::unique_ptr<storage::Snapshot> snapshot,
                    options_.store->NewSnapshot());
 
-  // Candidate indexes: one per filter given, with the counter of its size.
-  struct Candidate {
-    std::string prefix;
-    std::string counter;
-  };
-  std::vector<Candidate> candidates;
+  // One index range per filter given.
+  std::vector<std::string> prefixes;
   if (!request.rep().empty()) {
-    candidates.push_back({ByRepPrefix(department, request.rep()),
-                          OwnedCounterKeyOf(department, request.rep())});
+    prefixes.push_back(ByRepPrefix(department, request.rep()));
   }
   if (!request.team().empty()) {
-    candidates.push_back({ByTeamPrefix(department, request.team()),
-                          TeamCountKey(department, request.team())});
+    prefixes.push_back(ByTeamPrefix(department, request.team()));
   }
   if (state != v1::Ownership::STATE_UNSPECIFIED) {
-    candidates.push_back(
-        {ByStatePrefix(department, state), StateCountKey(department, state)});
+    prefixes.push_back(ByStatePrefix(department, state));
   }
   if (!request.segment().empty()) {
-    candidates.push_back({BySegmentPrefix(department, request.segment()),
-                          SegmentCountKey(department, request.segment())});
+    prefixes.push_back(BySegmentPrefix(department, request.segment()));
   }
   // No filter but the department: every ownership record, in customer
   // order, skipping the other departments' records (no index holds a
   // department's ownerships alone).
-  if (candidates.empty()) {
+  if (!filtered) {
     return ListDepartment(*snapshot, department, scope, page_size, resume_after,
                           options_.max_examined_per_page);
   }
-  std::string prefix;
-  int64_t best = std::numeric_limits<int64_t>::max();
-  for (const Candidate& c : candidates) {
-    ASSIGN_OR_RETURN(int64_t size, snapshot->GetCounter(c.counter));
-    if (size < best) {
-      best = size;
-      prefix = c.prefix;
+
+  // A leapfrog join. Each range's entries end in the customer id, in
+  // customer order, so the ownerships matching every filter are the
+  // customers in all ranges. Each round either finds every range at one
+  // customer (a match) or moves the ranges that are behind to the furthest
+  // customer any range is at: every customer before that one is missing from
+  // some range. A round is one examination (max_examined_per_page).
+  std::vector<std::unique_ptr<storage::ScanIterator>> ranges;
+  for (const std::string& prefix : prefixes) {
+    storage::ScanOptions scan_options;
+    if (resume.has_value() && !resume->at) {
+      scan_options.start_after = IndexEntry(prefix, resume->customer);
+    }
+    ranges.push_back(snapshot->Scan(Table::kIndexes, prefix, scan_options));
+    if (resume.has_value() && resume->at) {
+      ranges.back()->Seek(IndexEntry(prefix, resume->customer));
     }
   }
-
-  storage::ScanOptions scan_options;
-  if (resume_after.has_value()) {
-    scan_options.start_after = IndexEntry(prefix, *resume_after);
-  }
   v1::ListOwnershipsResponse response;
+  std::vector<std::string> at(ranges.size());  // each range's customer
   std::string last_returned;
-  std::string last_examined;
-  bool more = false;
+  std::optional<JoinPosition> next;
   int64_t examined = 0;
-  std::unique_ptr<storage::ScanIterator> it =
-      snapshot->Scan(Table::kIndexes, prefix, scan_options);
-  for (; it->Valid(); it->Next()) {
+  for (;;) {
+    bool ended = false;
+    for (size_t i = 0; i < ranges.size(); ++i) {
+      if (!ranges[i]->Valid()) {
+        RETURN_IF_ERROR(ranges[i]->status());
+        ended = true;
+        break;
+      }
+      ASSIGN_OR_RETURN(at[i], CustomerOfEntry(ranges[i]->key(), prefixes[i]));
+    }
+    if (ended) break;
+    const auto [nearest, furthest] = std::minmax_element(at.begin(), at.end());
     if (examined == options_.max_examined_per_page) {
-      more = true;
+      // Cut short: every customer before the nearest range's is decided.
+      next = JoinPosition{*nearest, /*at=*/true};
       break;
     }
     ++examined;
-    ASSIGN_OR_RETURN(std::string customer, CustomerOfEntry(it->key(), prefix));
+    const std::string target = *furthest;
+    if (*nearest != target) {
+      for (size_t i = 0; i < ranges.size(); ++i) {
+        if (at[i] != target) ranges[i]->Seek(IndexEntry(prefixes[i], target));
+      }
+      continue;
+    }
     std::string value;
     ASSIGN_OR_RETURN(bool found,
                      ReadOptional(*snapshot, Table::kOwnerships,
-                                  OwnershipKey(customer, department), &value));
-    const std::string what = OwnershipWhat(customer, department);
+                                  OwnershipKey(target, department), &value));
+    const std::string what = OwnershipWhat(target, department);
     if (!found) {
       return absl::DataLossError(
           absl::StrCat("an index names ", what, ", which does not exist"));
     }
     v1::Ownership record;
     RETURN_IF_ERROR(Parse(value, what, &record));
-    bool match =
+    // The indexes move with the record in one commit; a record that
+    // disagrees with them is skipped rather than returned.
+    const bool match =
         (request.rep().empty() || record.rep() == request.rep()) &&
         (request.team().empty() || record.team() == request.team()) &&
         (state == v1::Ownership::STATE_UNSPECIFIED || record.state() == state);
-    if (match && !request.segment().empty()) {
-      std::string ignored;
-      ASSIGN_OR_RETURN(
-          match, ReadOptional(
-                     *snapshot, Table::kIndexes,
-                     IndexEntry(BySegmentPrefix(department, request.segment()),
-                                customer),
-                     &ignored));
-    }
     if (match) {
       if (response.ownerships_size() == page_size) {
-        more = true;  // one beyond the page: there is a next page
+        // One beyond the page: there is a next page.
+        next = JoinPosition{last_returned, /*at=*/false};
         break;
       }
       *response.add_ownerships() = std::move(record);
-      last_returned = customer;
+      last_returned = target;
     }
-    last_examined = std::move(customer);
+    for (std::unique_ptr<storage::ScanIterator>& range : ranges) {
+      range->Next();
+    }
   }
-  RETURN_IF_ERROR(it->status());
-  if (more) {
-    // A full page resumes after its last ownership; a page cut short by the
-    // examination limit resumes after the last entry examined.
-    const std::string& position =
-        response.ownerships_size() == page_size ? last_returned : last_examined;
-    response.set_next_page_token(EncodePageToken(scope, position));
+  if (next.has_value()) {
+    response.set_next_page_token(EncodePageToken(scope, next->Encode()));
   }
   return response;
 }

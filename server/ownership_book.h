@@ -37,15 +37,15 @@
 //               ("by_team", department, team, customer)             -> ""
 //               ("by_state", department, state: int64, customer)    -> ""
 //               ("by_segment", department, segment, customer)       -> ""
+//               ("department", department)                          -> ""
+//                   written with the department's first ownership
 //   kCounters   OwnedCounterKey(department, rep)  ownerships whose rep is
 //                   `rep` (any state), = size of the by_rep range
 //               ("pool_size", department, pool)   ownerships whose pool is
 //                   `pool` (POOLED)
-//               ("n_team", department, team),
-//               ("n_state", department, state: int64),
-//               ("n_segment", department, segment): the sizes of the index
-//                   ranges above (ListOwnerships scans the smallest; with
-//                   no filter but the department it scans kOwnerships)
+// ListOwnerships joins the ranges of its filters (leapfrog, in customer
+// order); with no filter but the department it scans kOwnerships, once the
+// department's marker says it has any.
 // Every ownership record has its by_state entry, a by_rep
 // entry iff rep is set, a by_team entry iff team is set, and one by_segment
 // entry per segment of its customer's CustomerRecord (none without one).
@@ -65,9 +65,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "custodian/storage/v1/records.pb.h"
 #include "custodian/v1/assignment.pb.h"
@@ -91,6 +93,9 @@ std::string OwnershipKey(absl::string_view customer_id,
 std::string OwnershipKeyPrefix(absl::string_view customer_id);
 std::string PoolSizeCounterKey(absl::string_view department,
                                absl::string_view pool);
+// ("department", department) in kIndexes: present once the department has
+// an ownership in any state (ownerships are never deleted).
+std::string DepartmentMarkerKey(absl::string_view department);
 
 // Deletes what stores written before 2026-12-03 kept for every ownership
 // and nothing read: its ("by_dept", department, customer) index entry and
@@ -102,6 +107,19 @@ std::string PoolSizeCounterKey(absl::string_view department,
 // so the next start finishes the job. The store's errors.
 absl::StatusOr<int64_t> DropDepartmentIndex(storage::Store& store,
                                             int batch_size = 1000);
+
+// Deletes the index-size counters stores written before 2026-12-03 kept
+// for every ownership, ("n_team", department, team), ("n_state", department,
+// state) and ("n_segment", department, segment), which only chose the range
+// ListOwnerships scanned; first writes the DepartmentMarkerKey of each
+// department whose n_state counters are not all zero (what those counters
+// told ListOwnerships besides). Once per store, like DropDepartmentIndex:
+// kOperations ("size_counters_dropped") records that it was done; a crash
+// part-way is finished by the next start. Returns how many counters it
+// deleted. The store's errors; DATA_LOSS for a malformed n_state key or
+// value.
+absl::StatusOr<int64_t> DropIndexSizeCounters(storage::Store& store,
+                                              int batch_size = 1000);
 
 // The events a change staged, and what the caller must do once its
 // transaction's fate is known: Committed() after Commit() returned OK (the
@@ -185,9 +203,10 @@ class OwnershipBook {
     EventSequencer* sequencer = nullptr;
     // Event times and customer record times. Default: the real clock.
     Clock* clock = Clock::Real();
-    // ListOwnerships examines at most this many index entries per call; a
-    // page may then hold fewer than page_size ownerships and a
-    // next_page_token (AIP-158 allows it). >= 1. Default: 10000.
+    // ListOwnerships examines at most this many candidates per call (join
+    // rounds; with one filter, index entries); a page may then hold fewer than
+    // page_size ownerships and a next_page_token (AIP-158 allows it). >= 1.
+    // Default: 10000.
     int64_t max_examined_per_page = 10000;
   };
 
@@ -237,15 +256,14 @@ class OwnershipBook {
   // Stages the customer record `record` in `txn`: customer and segments as
   // given (record.ruleset_version as given), create_time kept from the
   // stored record (now for a new customer), update_time = now. When the
-  // segments changed, moves the by_segment entries and n_segment counters of
-  // every ownership of the customer (including ones staged earlier in
-  // `txn`); when the customer becomes won or stops being won (sales_stage
-  // "won"), moves the won counter of every rep owning it and appends those
-  // changes to *won_changes when it is not null (for the team allocator,
-  // as PendingEvents::won_changes). Locks the customer record and, on such
-  // changes, the ownerships. Returns the record as staged;
-  // INVALID_ARGUMENT naming the field ("customer.id", "segments[2]") for a
-  // bad customer id or a bad or repeated segment name, staging nothing;
+  // segments changed, moves the by_segment entries of every ownership of the
+  // customer (including ones staged earlier in `txn`); when the customer
+  // becomes won or stops being won (sales_stage "won"), moves the won counter
+  // of every rep owning it and appends those changes to *won_changes when it is
+  // not null (for the team allocator, as PendingEvents::won_changes). Locks the
+  // customer record and, on such changes, the ownerships. Returns the record as
+  // staged; INVALID_ARGUMENT naming the field ("customer.id", "segments[2]")
+  // for a bad customer id or a bad or repeated segment name, staging nothing;
   // DATA_LOSS; the store's errors. REQUIRES: the rest of record.customer was
   // validated by the caller.
   absl::StatusOr<storage::v1::CustomerRecord> StageCustomer(
@@ -260,9 +278,10 @@ class OwnershipBook {
 
   // The department's ownerships matching every filter given (team, rep,
   // state, segment as of the customer's last evaluation), in customer id
-  // order, AIP-158 paginated. Scans the index of the filter with the fewest
-  // entries (the department's index without filters) and checks the other
-  // filters on each record. INVALID_ARGUMENT naming each bad field
+  // order, AIP-158 paginated. Joins the index ranges of the filters given
+  // (leapfrog: each round, one examination, finds them all at one customer
+  // or moves the ones behind to the furthest; without filters it scans the
+  // department's ownership records). INVALID_ARGUMENT naming each bad field
   // (department missing or malformed, malformed filters, an unknown state,
   // negative page_size, a page_token not issued for these filters). An
   // unknown department or team has no ownerships: an empty answer.
@@ -291,7 +310,15 @@ class OwnershipBook {
  private:
   explicit OwnershipBook(Options options) : options_(options) {}
 
+  // Stages the department's marker in `txn` unless a committed one was
+  // read before (by this call or an earlier one).
+  absl::Status MarkDepartment(storage::Transaction& txn,
+                              const std::string& department) const;
+
   Options options_;
+  // Departments whose marker is committed.
+  mutable absl::Mutex marked_mu_;
+  mutable absl::flat_hash_set<std::string> marked_ ABSL_GUARDED_BY(marked_mu_);
 };
 
 }  // namespace custodian::server
